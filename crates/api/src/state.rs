@@ -1,0 +1,138 @@
+//! Shared application state and the API's configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use weft_events::EventBus;
+use weft_store::Store;
+
+use crate::auth::{LoginThrottle, PasswordHasher, TokenConfig, TokenService};
+use crate::error::InternalError;
+use crate::rpc::{Limits, Registry};
+
+/// Everything the API layer needs to know from the settings.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Access token settings.
+    pub tokens: TokenConfig,
+    /// How long one refresh token stays valid if unused (idle timeout of a session).
+    pub refresh_ttl: Duration,
+    /// Absolute lifetime of a session, however often it is refreshed.
+    pub session_ttl: Duration,
+    /// Lifetime of an event-stream ticket.
+    pub stream_ticket_ttl: Duration,
+    /// Body and batch limits.
+    pub limits: Limits,
+    /// Origins allowed to call from a browser (`*` for any). Empty: same-origin only.
+    pub cors_origins: Vec<String>,
+    /// Interval between heartbeats on event streams.
+    pub heartbeat_interval: Duration,
+    /// Login failure limits.
+    pub login_throttle: LoginThrottle,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl ApiConfig {
+    /// Production defaults around the given token settings.
+    pub fn with_tokens(tokens: TokenConfig) -> Self {
+        Self {
+            tokens,
+            refresh_ttl: Duration::from_secs(14 * 24 * 3600),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            stream_ticket_ttl: Duration::from_secs(60),
+            limits: Limits { max_body_bytes: 1024 * 1024, max_batch: 50 },
+            cors_origins: Vec::new(),
+            heartbeat_interval: Duration::from_secs(15),
+            login_throttle: LoginThrottle {
+                max_failures_per_account: 5,
+                max_failures_per_ip: 50,
+                window: Duration::from_secs(15 * 60),
+            },
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    bus: EventBus,
+    tokens: TokenService,
+    passwords: PasswordHasher,
+    config: ApiConfig,
+    registry: Registry,
+    openrpc: serde_json::Value,
+    shutdown: CancellationToken,
+}
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state: token service, password hasher, procedure registry and OpenRPC
+    /// document.
+    pub fn new(store: Store, bus: EventBus, config: ApiConfig) -> Result<Self, InternalError> {
+        let tokens = TokenService::new(config.tokens.clone())?;
+        let passwords = PasswordHasher::owasp()?;
+        let registry = crate::routers::registry();
+        let openrpc = crate::codegen::openrpc_document(&registry);
+        Ok(Self(Arc::new(Inner {
+            store,
+            bus,
+            tokens,
+            passwords,
+            config,
+            registry,
+            openrpc,
+            shutdown: CancellationToken::new(),
+        })))
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &EventBus {
+        &self.0.bus
+    }
+
+    /// Access token service.
+    pub fn tokens(&self) -> &TokenService {
+        &self.0.tokens
+    }
+
+    /// Password hasher.
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.0.passwords
+    }
+
+    /// Configuration.
+    pub fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+
+    /// The procedures.
+    pub fn registry(&self) -> &Registry {
+        &self.0.registry
+    }
+
+    /// The OpenRPC document served by `rpc.discover`.
+    pub fn openrpc_document(&self) -> &serde_json::Value {
+        &self.0.openrpc
+    }
+
+    /// Cancelled when the server shuts down: long-lived streams and sockets end on it.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.0.shutdown
+    }
+}

@@ -1,0 +1,190 @@
+//! Weft's typed event bus. Producers publish [`Event`]s addressed to an [`Audience`];
+//! each live stream (SSE connection, WebSocket subscription) subscribes and keeps what is
+//! addressed to it. The bus is in-process; delivery across instances is layered on top.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use weft_core::{Role, SessionId, UserId};
+
+/// Why a session ended, as carried by [`WeftEvent::SessionRevoked`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RevokeReason {
+    /// The user logged out.
+    Logout,
+    /// The user ended it from the session list.
+    Revoked,
+    /// A used refresh token was presented again.
+    RefreshReuse,
+    /// The password changed.
+    PasswordChanged,
+    /// An administrator changed the user's role.
+    RoleChanged,
+}
+
+impl RevokeReason {
+    /// Stored spelling, identical to the wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Logout => "logout",
+            RevokeReason::Revoked => "revoked",
+            RevokeReason::RefreshReuse => "refreshReuse",
+            RevokeReason::PasswordChanged => "passwordChanged",
+            RevokeReason::RoleChanged => "roleChanged",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Logout, Self::Revoked, Self::RefreshReuse, Self::PasswordChanged, Self::RoleChanged]
+            .into_iter()
+            .find(|reason| reason.as_str() == value)
+    }
+}
+
+/// Everything that can arrive on an event stream. Serialised with a `type` tag; the SSE
+/// `event:` field carries the same name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[serde(tag = "type")]
+pub enum WeftEvent {
+    /// Sent on connect and then periodically, so proxies keep idle streams open.
+    #[serde(rename = "heartbeat")]
+    Heartbeat {
+        /// Server time.
+        at: DateTime<Utc>,
+    },
+    /// A new login opened a session on the account.
+    #[serde(rename = "session.created", rename_all = "camelCase")]
+    SessionCreated {
+        /// The new session.
+        session_id: SessionId,
+    },
+    /// A session of the account ended. A stream opened by that session closes after it.
+    #[serde(rename = "session.revoked", rename_all = "camelCase")]
+    SessionRevoked {
+        /// The ended session.
+        session_id: SessionId,
+        /// Why.
+        reason: RevokeReason,
+    },
+    /// An administrator changed the account's role.
+    #[serde(rename = "user.roleChanged", rename_all = "camelCase")]
+    UserRoleChanged {
+        /// The account.
+        user_id: UserId,
+        /// Its new role.
+        role: Role,
+    },
+}
+
+impl WeftEvent {
+    /// The event's type name (`session.revoked`), used as the SSE `event:` field.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            WeftEvent::Heartbeat { .. } => "heartbeat",
+            WeftEvent::SessionCreated { .. } => "session.created",
+            WeftEvent::SessionRevoked { .. } => "session.revoked",
+            WeftEvent::UserRoleChanged { .. } => "user.roleChanged",
+        }
+    }
+}
+
+/// Who may receive an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every stream of this user.
+    User(UserId),
+}
+
+/// An event with its addressee.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    /// Who receives it.
+    pub audience: Audience,
+    /// What happened.
+    pub event: WeftEvent,
+}
+
+impl Envelope {
+    /// Whether a stream of `user_id` receives this envelope.
+    pub fn is_for_user(&self, user_id: UserId) -> bool {
+        match self.audience {
+            Audience::User(target) => target == user_id,
+        }
+    }
+}
+
+/// In-process publish/subscribe hub; cheap to clone. Subscribers that fall more than the
+/// channel capacity behind observe a lag (`RecvError::Lagged`) instead of slowing producers.
+#[derive(Clone, Debug)]
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<Envelope>>,
+}
+
+impl EventBus {
+    /// A bus whose subscribers may each lag `capacity` events behind.
+    pub fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity.max(1));
+        Self { sender }
+    }
+
+    /// Publishes to whoever is subscribed now; an event with no subscriber is dropped.
+    pub fn publish(&self, audience: Audience, event: WeftEvent) {
+        tracing::debug!(event = event.type_name(), "event published");
+        // An error only means nobody is listening.
+        let _ = self.sender.send(Arc::new(Envelope { audience, event }));
+    }
+
+    /// Starts receiving every envelope published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Envelope>> {
+        self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_receive_published_events_in_order() {
+        let bus = EventBus::new(8);
+        let mut rx = bus.subscribe();
+        let user = UserId::new();
+        let session = SessionId::new();
+        bus.publish(Audience::User(user), WeftEvent::SessionCreated { session_id: session });
+        bus.publish(
+            Audience::User(user),
+            WeftEvent::SessionRevoked { session_id: session, reason: RevokeReason::Logout },
+        );
+        let first = rx.recv().await.unwrap();
+        assert!(first.is_for_user(user));
+        assert!(!first.is_for_user(UserId::new()));
+        assert_eq!(first.event.type_name(), "session.created");
+        assert_eq!(rx.recv().await.unwrap().event.type_name(), "session.revoked");
+    }
+
+    #[test]
+    fn events_serialise_with_a_type_tag_in_camel_case() {
+        let session = SessionId::new();
+        let json = serde_json::to_value(WeftEvent::SessionRevoked {
+            session_id: session,
+            reason: RevokeReason::RefreshReuse,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "session.revoked", "sessionId": session.to_string(), "reason": "refreshReuse"})
+        );
+    }
+
+    #[test]
+    fn reasons_round_trip() {
+        for reason in [RevokeReason::Logout, RevokeReason::RefreshReuse, RevokeReason::RoleChanged] {
+            assert_eq!(RevokeReason::parse(reason.as_str()), Some(reason));
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+    }
+}

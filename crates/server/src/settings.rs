@@ -1,0 +1,288 @@
+//! Settings: defaults, then `.env`, then `WEFT_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use weft_api::ApiConfig;
+use weft_api::auth::{LoginThrottle, TokenConfig};
+use weft_api::rpc::Limits;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Deployment mode. Production refuses to start without an explicit JWT secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development: missing secrets are generated and kept in the data directory.
+    Development,
+    /// Production: every secret must be configured.
+    Production,
+}
+
+/// Every setting of the server. Each field `name` is read from `WEFT_NAME`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `WEFT_ENV`: `development` or `production`.
+    pub env: Environment,
+    /// `WEFT_ADDR`: listen address.
+    pub addr: SocketAddr,
+    /// `WEFT_DATA_DIR`: where the SQLite file and generated dev secrets live.
+    pub data_dir: PathBuf,
+    /// `WEFT_DATABASE_URL`: `sqlite://…` or `postgres://…`; default a SQLite file in the data dir.
+    pub database_url: Option<String>,
+    /// `WEFT_DB_MAX_CONNECTIONS`: pool size.
+    pub db_max_connections: u32,
+    /// `WEFT_JWT_SECRET`: HMAC key for access tokens, at least 32 bytes.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    /// `WEFT_JWT_ISSUER`.
+    pub jwt_issuer: String,
+    /// `WEFT_JWT_AUDIENCE`.
+    pub jwt_audience: String,
+    /// `WEFT_LOG`: a tracing filter such as `info` or `weft_api=debug,info`.
+    pub log: String,
+    /// `WEFT_LOG_FORMAT`: `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// `WEFT_ACCESS_TOKEN_TTL`.
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// `WEFT_REFRESH_TOKEN_TTL`: idle timeout of a session.
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// `WEFT_SESSION_TTL`: absolute lifetime of a session.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// `WEFT_STREAM_TICKET_TTL`.
+    #[serde(with = "humantime_serde")]
+    pub stream_ticket_ttl: Duration,
+    /// `WEFT_MAX_BODY_BYTES`: largest request body or WebSocket message.
+    pub max_body_bytes: usize,
+    /// `WEFT_MAX_BATCH`: most members in one batch.
+    pub max_batch: usize,
+    /// `WEFT_CORS_ORIGINS`: comma-separated origins allowed from browsers (`*` for any).
+    pub cors_origins: String,
+    /// `WEFT_HEARTBEAT_INTERVAL`: event-stream heartbeat.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// `WEFT_LOGIN_MAX_FAILURES_PER_ACCOUNT`.
+    pub login_max_failures_per_account: u64,
+    /// `WEFT_LOGIN_MAX_FAILURES_PER_IP`.
+    pub login_max_failures_per_ip: u64,
+    /// `WEFT_LOGIN_THROTTLE_WINDOW`.
+    #[serde(with = "humantime_serde")]
+    pub login_throttle_window: Duration,
+    /// `WEFT_TRUST_FORWARDED_FOR`: take client addresses from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// `WEFT_SHUTDOWN_TIMEOUT`: how long in-flight requests may take after a signal.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let api = ApiConfig::with_tokens(TokenConfig {
+            secret: SecretString::from(String::new()),
+            issuer: String::new(),
+            audience: String::new(),
+            access_ttl: Duration::from_secs(15 * 60),
+            leeway: Duration::from_secs(5),
+        });
+        Self {
+            env: Environment::Development,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            db_max_connections: 16,
+            jwt_secret: None,
+            jwt_issuer: "weft".to_owned(),
+            jwt_audience: "weft-api".to_owned(),
+            log: "info".to_owned(),
+            log_format: LogFormat::Pretty,
+            access_token_ttl: api.tokens.access_ttl,
+            refresh_token_ttl: api.refresh_ttl,
+            session_ttl: api.session_ttl,
+            stream_ticket_ttl: api.stream_ticket_ttl,
+            max_body_bytes: api.limits.max_body_bytes,
+            max_batch: api.limits.max_batch,
+            cors_origins: String::new(),
+            heartbeat_interval: api.heartbeat_interval,
+            login_max_failures_per_account: api.login_throttle.max_failures_per_account,
+            login_max_failures_per_ip: api.login_throttle.max_failures_per_ip,
+            login_throttle_window: api.login_throttle.window,
+            trust_forwarded_for: false,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads `.env` (if present; it never overrides the real environment), then merges
+    /// `WEFT_*` variables over the defaults.
+    pub fn load() -> anyhow::Result<Settings> {
+        // A missing .env file is normal.
+        let _ = dotenvy::dotenv();
+        Self::from_env()
+    }
+
+    /// Merges `WEFT_*` variables over the defaults, without reading `.env`.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Env::prefixed("WEFT_").ignore(&["test_postgres_url"]))
+            .extract()
+            .context("invalid WEFT_* setting")
+    }
+
+    /// The database URL, defaulting to `weft.db` in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("weft.db").display()),
+        }
+    }
+
+    /// The JWT secret: configured, or (in development only) generated once and kept in
+    /// `<data_dir>/jwt_secret` with owner-only permissions.
+    pub fn resolve_jwt_secret(&self) -> anyhow::Result<SecretString> {
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose_secret().len() < 32 {
+                bail!("WEFT_JWT_SECRET must be at least 32 bytes");
+            }
+            return Ok(secret.clone());
+        }
+        if self.env == Environment::Production {
+            bail!("WEFT_JWT_SECRET must be set when WEFT_ENV=production");
+        }
+        let path = self.data_dir.join("jwt_secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim().to_owned();
+            if existing.len() >= 32 {
+                return Ok(SecretString::from(existing));
+            }
+        }
+        tracing::warn!(path = %path.display(), "WEFT_JWT_SECRET is not set: generated a development secret; set it explicitly in production");
+        let mut bytes = [0u8; 48];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        write_private(&path, &secret)?;
+        Ok(SecretString::from(secret))
+    }
+
+    /// The API layer's configuration.
+    pub fn api_config(&self, jwt_secret: SecretString) -> ApiConfig {
+        ApiConfig {
+            tokens: TokenConfig {
+                secret: jwt_secret,
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+                access_ttl: self.access_token_ttl,
+                leeway: Duration::from_secs(5),
+            },
+            refresh_ttl: self.refresh_token_ttl,
+            session_ttl: self.session_ttl,
+            stream_ticket_ttl: self.stream_ticket_ttl,
+            limits: Limits { max_body_bytes: self.max_body_bytes, max_batch: self.max_batch.max(1) },
+            cors_origins: self
+                .cors_origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            heartbeat_interval: self.heartbeat_interval,
+            login_throttle: LoginThrottle {
+                max_failures_per_account: self.login_max_failures_per_account,
+                max_failures_per_ip: self.login_max_failures_per_ip,
+                window: self.login_throttle_window,
+            },
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options.open(path).with_context(|| format!("failed to write {}", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let settings = Settings::default();
+        assert_eq!(settings.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database_url(), "sqlite://./data/weft.db");
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WEFT_ADDR", "0.0.0.0:9000");
+            jail.set_env("WEFT_ACCESS_TOKEN_TTL", "5m");
+            jail.set_env("WEFT_MAX_BATCH", "7");
+            jail.set_env("WEFT_CORS_ORIGINS", "http://localhost:5173, https://app.example.com/");
+            jail.set_env("WEFT_LOG_FORMAT", "json");
+            let settings = Settings::from_env().map_err(|e| e.to_string())?;
+            assert_eq!(settings.addr.port(), 9000);
+            assert_eq!(settings.access_token_ttl, Duration::from_secs(300));
+            assert_eq!(settings.max_batch, 7);
+            assert_eq!(settings.log_format, LogFormat::Json);
+            let api = settings.api_config(SecretString::from("x".repeat(32)));
+            assert_eq!(api.cors_origins, vec!["http://localhost:5173", "https://app.example.com"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WEFT_ACCESS_TOKEN_TTL", "soon");
+            assert!(Settings::from_env().is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn dev_secret_is_generated_once_and_production_requires_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings { data_dir: dir.path().to_path_buf(), ..Settings::default() };
+        let first = settings.resolve_jwt_secret().unwrap();
+        let second = settings.resolve_jwt_secret().unwrap();
+        assert_eq!(first.expose_secret(), second.expose_secret());
+        assert!(first.expose_secret().len() >= 32);
+        let production = Settings { env: Environment::Production, ..settings };
+        assert!(production.resolve_jwt_secret().is_err());
+        let short =
+            Settings { jwt_secret: Some(SecretString::from("short".to_owned())), ..Settings::default() };
+        assert!(short.resolve_jwt_secret().is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Weft's persistence layer: the only crate that knows SQL. It owns the connection pools
+//! for SQLite (embedded default) and PostgreSQL (scale-out), runs migrations, and exposes
+//! repositories as methods on [`Store`] that return plain records, never table rows.
+//!
+//! Every write that touches more than one row runs in one transaction.
+
+mod connect;
+mod entities;
+mod error;
+pub mod records;
+mod repos;
+
+pub use connect::{Backend, MigrationState, Store, StoreOptions};
+pub use error::StoreError;
+pub use records::*;
+pub use repos::audit::AuditKey;
+pub use repos::sessions::RefreshOutcome;

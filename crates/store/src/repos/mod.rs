@@ -1,0 +1,5 @@
+//! Repositories: methods on [`crate::Store`], grouped by the records they manage.
+
+pub mod audit;
+pub mod sessions;
+pub mod users;

@@ -1,0 +1,17 @@
+//! Weft's schema migrations, one module per migration, applied in order by
+//! [`Migrator`]. Migrations are written with sea-query's schema builder so the same file
+//! serves SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_auth;
+
+/// Applies Weft's migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_auth::Migration)]
+    }
+}
