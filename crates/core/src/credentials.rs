@@ -64,7 +64,9 @@ pub fn check_new_password(path: &str, password: &str, user_inputs: &[&str]) -> R
         ));
     }
     let prefix: String = password.chars().take(STRENGTH_PREFIX_CHARS).collect();
-    let estimate = zxcvbn::zxcvbn(&prefix, user_inputs);
+    let words = personal_words(user_inputs);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(&prefix, &words);
     if u8::from(estimate.score()) < MIN_STRENGTH_SCORE {
         let hint = estimate
             .feedback()
@@ -74,6 +76,26 @@ pub fn check_new_password(path: &str, password: &str, user_inputs: &[&str]) -> R
         return Err(FieldError::new(path, "tooCommon", format!("is too common or easy to guess{hint}")));
     }
     Ok(())
+}
+
+/// The words a password must not be built from: each input whole, its pieces (split on
+/// anything not alphanumeric, so an e-mail's local part and a name's words count), and the
+/// pieces run together ("Ada Lovelace" also gives "adalovelace").
+fn personal_words(inputs: &[&str]) -> Vec<String> {
+    let mut words = Vec::new();
+    for input in inputs {
+        let lower = input.to_lowercase();
+        let local = lower.split('@').next().unwrap_or_default();
+        let pieces: Vec<&str> =
+            local.split(|c: char| !c.is_alphanumeric()).filter(|p| p.chars().count() >= 3).collect();
+        words.push(lower.clone());
+        words.extend(pieces.iter().map(|p| (*p).to_owned()));
+        words.push(local.chars().filter(|c| c.is_alphanumeric()).collect());
+    }
+    words.retain(|w| w.chars().count() >= 3);
+    words.sort();
+    words.dedup();
+    words
 }
 
 #[cfg(test)]
@@ -102,7 +124,11 @@ mod tests {
         let too_long = "x".repeat(PASSWORD_MAX_CHARS + 1);
         assert_eq!(check_new_password("password", &too_long, &[]).unwrap_err().code, "tooLong");
         // 1024 multi-byte characters are allowed: the limit is not in bytes.
-        let long_ok: String = "ñ7Qz".chars().cycle().take(PASSWORD_MAX_CHARS).collect();
+        let long_ok: String = "violet-Tangerine-88-harbour-"
+            .chars()
+            .chain(std::iter::repeat('ñ'))
+            .take(PASSWORD_MAX_CHARS)
+            .collect();
         assert!(check_new_password("password", &long_ok, &[]).is_ok());
     }
 

@@ -9,6 +9,7 @@ mod entities;
 mod error;
 pub mod records;
 mod repos;
+pub mod testing;
 
 pub use connect::{Backend, MigrationState, Store, StoreOptions};
 pub use error::StoreError;

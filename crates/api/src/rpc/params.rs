@@ -32,7 +32,10 @@ fn field_error(parent: String, message: &str) -> FieldError {
         return FieldError::new(join(name), "required", "is required");
     }
     if let Some(name) = quoted_name(message, "unknown field `") {
-        return FieldError::new(join(name), "unknownField", "is not a known field");
+        // serde_path_to_error already ends the path with the unknown field.
+        let path =
+            if parent == name || parent.ends_with(&format!(".{name}")) { parent.clone() } else { join(name) };
+        return FieldError::new(path, "unknownField", "is not a known field");
     }
     let code = if message.starts_with("invalid type") {
         "invalidType"

@@ -1,0 +1,129 @@
+//! The Server-Sent Events stream, read with eventsource-stream as a browser would.
+
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+type Events = std::pin::Pin<
+    Box<
+        dyn Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
+async fn open(app: &TestApp, url: String, token: Option<&str>) -> Result<Events, (u16, Value)> {
+    let mut request = app.http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    if response.status().as_u16() != 200 {
+        let status = response.status().as_u16();
+        return Err((status, response.json().await.unwrap()));
+    }
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    Ok(Box::pin(response.bytes_stream().eventsource()))
+}
+
+/// Next event that is not a heartbeat (or a heartbeat if `heartbeats`), bounded in time.
+async fn next(events: &mut Events, heartbeats: bool) -> Option<(String, Value)> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = events.next().await {
+            let event = event.unwrap();
+            if event.event == "heartbeat" && !heartbeats {
+                continue;
+            }
+            return Some((event.event, serde_json::from_str(&event.data).unwrap()));
+        }
+        None
+    })
+    .await
+    .expect("no event within 10 s")
+}
+
+both!(streams_require_credentials, |app| {
+    let url = format!("{}/events", app.base);
+    let (status, body) = open(&app, url.clone(), None).await.err().unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["data"]["reason"], "missingToken");
+    let (status, body) = open(&app, url.clone(), Some("garbage")).await.err().unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], -32001);
+    let (status, _) = open(&app, format!("{url}?ticket=wst_forged"), None).await.err().unwrap();
+    assert_eq!(status, 401);
+});
+
+both!(heartbeat_then_session_events_then_close_on_logout, |app| {
+    let address = email("sse");
+    let session = app.register(&address).await;
+    let mut events = open(&app, format!("{}/events", app.base), Some(&session.access_token)).await.unwrap();
+    let (kind, heartbeat) = next(&mut events, true).await.unwrap();
+    assert_eq!(kind, "heartbeat");
+    assert!(heartbeat["at"].is_string());
+
+    let other = app.login(&address, PASSWORD).await.unwrap();
+    let (kind, created) = next(&mut events, false).await.unwrap();
+    assert_eq!(kind, "session.created");
+    assert_eq!(created["sessionId"], other.session_id.as_str());
+
+    // Another session ending is reported, and the stream stays open.
+    app.call::<Value>("auth.logout", json!({}), Some(&other.access_token)).await.unwrap();
+    let (kind, revoked) = next(&mut events, false).await.unwrap();
+    assert_eq!(
+        (kind.as_str(), revoked["sessionId"].as_str().unwrap()),
+        ("session.revoked", other.session_id.as_str())
+    );
+
+    // Its own session ending is the last event.
+    app.call::<Value>("auth.logout", json!({}), Some(&session.access_token)).await.unwrap();
+    let (kind, revoked) = next(&mut events, false).await.unwrap();
+    assert_eq!(kind, "session.revoked");
+    assert_eq!(
+        revoked,
+        json!({"type": "session.revoked", "sessionId": session.session_id, "reason": "logout"})
+    );
+    assert!(next(&mut events, true).await.is_none(), "stream closes after its session is revoked");
+});
+
+both!(browsers_open_the_stream_with_a_single_use_ticket, |app| {
+    let session = app.register(&email("eventsource")).await;
+    let ticket: Value = app.call("auth.streamTicket", json!({}), Some(&session.access_token)).await.unwrap();
+    let url = format!("{}/events?ticket={}", app.base, ticket["ticket"].as_str().unwrap());
+    let mut events = open(&app, url.clone(), None).await.unwrap();
+    assert_eq!(next(&mut events, true).await.unwrap().0, "heartbeat");
+    let (status, body) = open(&app, url, None).await.err().unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["data"]["reason"], "invalidTicket");
+});
+
+both!(sessions_ended_elsewhere_close_the_stream_at_the_next_heartbeat, |app| {
+    let session = app.register(&email("elsewhere")).await;
+    let mut events = open(&app, format!("{}/events", app.base), Some(&session.access_token)).await.unwrap();
+    assert_eq!(next(&mut events, true).await.unwrap().0, "heartbeat");
+    // Revoked straight in the database, as another instance would: no in-process event.
+    let user_id: weft_core::UserId = session.user["id"].as_str().unwrap().parse().unwrap();
+    let session_id: weft_core::SessionId = session.session_id.parse().unwrap();
+    assert!(
+        app.state.store().revoke_session(user_id, session_id, "revoked", chrono::Utc::now()).await.unwrap()
+    );
+    let (kind, revoked) = next(&mut events, false).await.unwrap();
+    assert_eq!(kind, "session.revoked");
+    assert_eq!(revoked["reason"], "revoked");
+    assert!(next(&mut events, true).await.is_none());
+});
+
+both!(shutdown_closes_streams, |app| {
+    let session = app.register(&email("shutdown")).await;
+    let mut events = open(&app, format!("{}/events", app.base), Some(&session.access_token)).await.unwrap();
+    assert_eq!(next(&mut events, true).await.unwrap().0, "heartbeat");
+    app.state.shutdown_token().cancel();
+    assert!(next(&mut events, true).await.is_none());
+});

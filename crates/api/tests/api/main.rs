@@ -1,0 +1,12 @@
+//! Integration tests of the HTTP and JSON-RPC surface. Every test runs against a real
+//! server on port 0, once on SQLite and once on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod helpers;
+
+mod auth_errors;
+mod auth_flows;
+mod codegen;
+mod conformance;
+mod events;
+mod transport;
