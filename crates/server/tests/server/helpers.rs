@@ -1,0 +1,107 @@
+//! Running the `weft` binary as a child process.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "violet-Tangerine-88-harbour";
+
+pub fn weft(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+    command
+        .current_dir(data_dir)
+        .env("WEFT_DATA_DIR", data_dir)
+        .env_remove("WEFT_DATABASE_URL")
+        .env_remove("WEFT_JWT_SECRET")
+        .env_remove("WEFT_ENV")
+        .env("WEFT_LOG", "warn");
+    command
+}
+
+pub fn run(command: &mut Command, stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts `weft serve` with `command`'s environment and waits until it listens.
+    pub fn start(mut command: Command) -> Server {
+        let port = free_port();
+        command.arg("serve").env("WEFT_ADDR", format!("127.0.0.1:{port}"));
+        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut server = Server { child, url: format!("http://127.0.0.1:{port}") };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(server.child.try_wait().unwrap().is_none(), "weft exited during start-up");
+            assert!(Instant::now() < deadline, "weft did not listen within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn terminate(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its exit code and everything it printed.
+    pub fn wait(mut self) -> (i32, String) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "weft did not exit within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        let output = std::mem::take(&mut child.stdout);
+        let errors = std::mem::take(&mut child.stderr);
+        let code = child.wait().unwrap().code().unwrap_or(-1);
+        let mut text = String::new();
+        use std::io::Read;
+        if let Some(mut out) = output {
+            out.read_to_string(&mut text).unwrap();
+        }
+        if let Some(mut err) = errors {
+            err.read_to_string(&mut text).unwrap();
+        }
+        (code, text)
+    }
+
+    pub async fn rpc(&self, method: &str, params: Value, token: Option<&str>) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/rpc", self.url))
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+}
