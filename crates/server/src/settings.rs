@@ -232,6 +232,7 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's large error
 mod tests {
     use super::*;
 
@@ -258,6 +259,32 @@ mod tests {
             assert_eq!(settings.log_format, LogFormat::Json);
             let api = settings.api_config(SecretString::from("x".repeat(32)));
             assert_eq!(api.cors_origins, vec!["http://localhost:5173", "https://app.example.com"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_example_lists_every_key_with_its_default() {
+        let example = include_str!("../../../.env.example");
+        let keys: Vec<String> = serde_json::to_value(Settings::default())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| format!("WEFT_{}", k.to_uppercase()))
+            .chain(["WEFT_JWT_SECRET".to_owned()])
+            .collect();
+        for key in &keys {
+            assert!(example.contains(&format!("{key}=")), "{key} missing from .env.example");
+        }
+        figment::Jail::expect_with(|jail| {
+            for line in example.lines().filter(|l| l.starts_with("WEFT_")) {
+                let (key, value) = line.split_once('=').unwrap();
+                jail.set_env(key, value);
+            }
+            let loaded = Settings::from_env().map_err(|e| e.to_string())?;
+            let defaults = Settings::default();
+            assert_eq!(serde_json::to_value(&loaded).unwrap(), serde_json::to_value(&defaults).unwrap());
             Ok(())
         });
     }

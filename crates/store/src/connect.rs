@@ -81,6 +81,9 @@ impl Store {
     }
 
     async fn connect_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
+        if is_in_memory(&options.url) {
+            return Err(StoreError::Config("in-memory sqlite is not supported: use a file path".to_owned()));
+        }
         let base = SqliteConnectOptions::from_str(&options.url)
             .map_err(|e| StoreError::Config(format!("bad sqlite url: {e}")))?
             .create_if_missing(true)
@@ -181,6 +184,16 @@ impl Store {
             let _ = self.write.close().await;
         }
     }
+}
+
+/// Whether a SQLite URL names an in-memory database, which would give the read and write
+/// pools two different databases. Checked on the raw URL: sqlx rewrites `:memory:`.
+fn is_in_memory(url: &str) -> bool {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path.is_empty()
+        || path == ":memory:"
+        || query.split('&').any(|pair| pair.eq_ignore_ascii_case("mode=memory"))
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {

@@ -35,7 +35,8 @@ impl TestDatabase {
     /// `WEFT_TEST_POSTGRES_URL` is unset. When `CI` is set, a missing URL is an error so
     /// that CI can never skip the PostgreSQL half silently.
     pub async fn postgres(test_name: &str) -> Result<Option<Self>, StoreError> {
-        let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
+        let Some(admin_url) = std::env::var(POSTGRES_URL_VAR).ok().filter(|url| !url.trim().is_empty())
+        else {
             if std::env::var_os("CI").is_some() {
                 return Err(StoreError::Config(format!("{POSTGRES_URL_VAR} must be set in CI")));
             }

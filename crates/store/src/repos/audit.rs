@@ -61,6 +61,7 @@ impl Store {
         use sea_orm::QuerySelect;
         Ok(audit_events::Entity::find()
             .filter(audit_events::Column::UserId.eq(user_id.0))
+            .order_by_desc(audit_events::Column::CreatedAt)
             .order_by_desc(audit_events::Column::Id)
             .limit(limit)
             .all(&self.read)

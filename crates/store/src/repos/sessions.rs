@@ -21,9 +21,9 @@ pub enum RefreshOutcome {
     /// The token was valid: it is now used, and the new token was stored.
     Rotated {
         /// The session, with `last_used_at` updated.
-        session: Session,
+        session: Box<Session>,
         /// Its owner.
-        user: User,
+        user: Box<User>,
     },
     /// The token had already been used: the whole session was revoked.
     Reused {
@@ -209,7 +209,10 @@ impl Store {
             return Ok(RefreshOutcome::Invalid);
         };
         txn.commit().await.context("failed to commit refresh")?;
-        Ok(RefreshOutcome::Rotated { session: session_from_row(updated), user: user_from_row(user)? })
+        Ok(RefreshOutcome::Rotated {
+            session: Box::new(session_from_row(updated)),
+            user: Box::new(user_from_row(user)?),
+        })
     }
 
     /// A session together with its owner, whatever its state.
@@ -335,9 +338,10 @@ impl Store {
             .rows_affected;
         let cutoff = now - keep_ended;
         // Used tokens are kept while their session lives: they are what reuse detection
-        // recognises.
+        // recognises. They go with their session (cascade) below.
         removed += refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::ExpiresAt.lte(cutoff))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
             .exec(&txn)
             .await
             .context("failed to purge refresh tokens")?

@@ -236,7 +236,7 @@ impl Procedure for Refresh {
         match outcome {
             RefreshOutcome::Rotated { session, user } => {
                 let expires_at = new_expires_at.min(session.expires_at);
-                auth_session(&ctx, &session, new_token, expires_at, user, now)
+                auth_session(&ctx, &session, new_token, expires_at, *user, now)
             }
             RefreshOutcome::Reused { session_id, user_id } => {
                 tracing::warn!(%session_id, %user_id, "refresh token reused; session revoked");
