@@ -23,7 +23,7 @@ export function createClient(options: ClientOptions) {
       me: (params: Procedures["auth.me"]["params"], options?: CallOptions) => rpc.call("auth.me", params, options),
       /** Exchanges a refresh token for a new access and refresh token. Each refresh token works once: presenting one that was already used ends the whole session. Public. */
       refresh: (params: Procedures["auth.refresh"]["params"], options?: CallOptions) => rpc.call("auth.refresh", params, options),
-      /** Creates an account with the USER role and logs it in. Public. */
+      /** Creates an account with the USER role and logs it in. Each client address may create a limited number of accounts per hour. Public. */
       register: (params: Procedures["auth.register"]["params"], options?: CallOptions) => rpc.call("auth.register", params, options),
       /** Ends one of the caller's own sessions. Another user's session id answers not-found. Requires an access token with role GUEST or higher. */
       revokeSession: (params: Procedures["auth.revokeSession"]["params"], options?: CallOptions) => rpc.call("auth.revokeSession", params, options),

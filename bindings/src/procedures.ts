@@ -3,7 +3,7 @@ import type * as T from "./types.js";
 
 /** Every procedure: its params and result types. */
 export interface Procedures {
-  /** Creates an account with the USER role and logs it in. Public. */
+  /** Creates an account with the USER role and logs it in. Each client address may create a limited number of accounts per hour. Public. */
   "auth.register": { params: T.RegisterParams; result: T.AuthSession };
   /** Checks an e-mail and password and opens a session. Unknown accounts and wrong passwords get the same answer; repeated failures per account and per client address are throttled. Public. */
   "auth.login": { params: T.LoginParams; result: T.AuthSession };

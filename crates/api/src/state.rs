@@ -30,6 +30,8 @@ pub struct ApiConfig {
     pub heartbeat_interval: Duration,
     /// Login failure limits.
     pub login_throttle: LoginThrottle,
+    /// Accounts one client address may create per hour.
+    pub registrations_per_ip_per_hour: u64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 }
@@ -50,6 +52,7 @@ impl ApiConfig {
                 max_failures_per_ip: 50,
                 window: Duration::from_secs(15 * 60),
             },
+            registrations_per_ip_per_hour: 20,
             trust_forwarded_for: false,
         }
     }

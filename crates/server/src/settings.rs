@@ -87,6 +87,8 @@ pub struct Settings {
     /// `WEFT_LOGIN_THROTTLE_WINDOW`.
     #[serde(with = "humantime_serde")]
     pub login_throttle_window: Duration,
+    /// `WEFT_REGISTRATIONS_PER_IP_PER_HOUR`: accounts one client address may create per hour.
+    pub registrations_per_ip_per_hour: u64,
     /// `WEFT_TRUST_FORWARDED_FOR`: take client addresses from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// `WEFT_SHUTDOWN_TIMEOUT`: how long in-flight requests may take after a signal.
@@ -125,6 +127,7 @@ impl Default for Settings {
             login_max_failures_per_account: api.login_throttle.max_failures_per_account,
             login_max_failures_per_ip: api.login_throttle.max_failures_per_ip,
             login_throttle_window: api.login_throttle.window,
+            registrations_per_ip_per_hour: api.registrations_per_ip_per_hour,
             trust_forwarded_for: false,
             shutdown_timeout: Duration::from_secs(30),
         }
@@ -209,6 +212,7 @@ impl Settings {
                 max_failures_per_ip: self.login_max_failures_per_ip,
                 window: self.login_throttle_window,
             },
+            registrations_per_ip_per_hour: self.registrations_per_ip_per_hour,
             trust_forwarded_for: self.trust_forwarded_for,
         }
     }

@@ -158,3 +158,17 @@ both!(hostile_tokens_are_refused, |app| {
         .unwrap();
     assert_eq!(basic["error"]["data"]["reason"], "invalidToken");
 });
+
+both!(registrations_per_address_are_limited, |app| {
+    for i in 0..8 {
+        app.register(&email(&format!("bulk{i}"))).await;
+    }
+    let refused = app
+        .call::<Value>(
+            "auth.register",
+            json!({"email": email("bulk"), "password": PASSWORD, "displayName": "B"}),
+            None,
+        )
+        .await;
+    assert_eq!(expect_error(refused, -32029, "rateLimited")["retryAfterSeconds"], 3600);
+});

@@ -56,3 +56,16 @@ fn every_procedure_is_in_the_client_and_the_openrpc_document() {
     let set_role = methods.iter().find(|m| m["name"] == "auth.setRole").unwrap();
     assert_eq!(set_role["x-weft-access"]["role"], "ADMIN");
 }
+
+#[test]
+fn readme_shows_the_error_table() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let table = weft_api::codegen::errors_markdown();
+    for row in table.lines().filter(|line| line.starts_with("| -")) {
+        assert!(
+            readme.contains(row),
+            "README.md's error table is out of date; copy it from docs/errors.md:\n{row}"
+        );
+    }
+}

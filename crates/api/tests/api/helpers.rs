@@ -77,6 +77,7 @@ pub fn test_config() -> ApiConfig {
     config.heartbeat_interval = Duration::from_millis(300);
     config.login_throttle.max_failures_per_account = 5;
     config.login_throttle.max_failures_per_ip = 12;
+    config.registrations_per_ip_per_hour = 8;
     config
 }
 

@@ -7,7 +7,7 @@ use weft_core::credentials::{check_new_password, normalize_email};
 use weft_core::validation::text_length;
 use weft_core::{FieldError, Role, UserId, ValidationErrors};
 use weft_events::{Audience, RevokeReason, WeftEvent};
-use weft_store::{AuditEntry, AuditKind, NewSession, NewUser, RefreshOutcome, Session};
+use weft_store::{AuditEntry, AuditKey, AuditKind, NewSession, NewUser, RefreshOutcome, Session};
 
 use crate::AppState;
 use crate::auth::{hash_secret, random_secret};
@@ -118,12 +118,23 @@ fn publish_revoked(
 pub struct Register;
 impl Procedure for Register {
     const NAME: &'static str = "auth.register";
-    const DOC: &'static str = "Creates an account with the USER role and logs it in.";
+    const DOC: &'static str = "Creates an account with the USER role and logs it in. Each client address may create a limited number of accounts per hour.";
     const ACCESS: Access = Access::Public;
     type Params = RegisterParams;
     type Output = AuthSession;
 
     async fn call(ctx: CallContext, params: RegisterParams) -> Result<AuthSession, ApiError> {
+        if let Some(ip) = ctx.request.client_ip_string() {
+            let since = Utc::now() - chrono::Duration::hours(1);
+            let recent = ctx
+                .state
+                .store()
+                .count_audit_since(AuditKind::Registered, AuditKey::IpAddress(&ip), since)
+                .await?;
+            if recent >= ctx.state.config().registrations_per_ip_per_hour {
+                return Err(ApiError::RateLimited { retry_after_seconds: 3600 });
+            }
+        }
         let user = create_account(&ctx.state, params, Role::User).await?;
         audit(&ctx, AuditKind::Registered, Some(user.id), Some(user.email.clone()), serde_json::json!({}))
             .await?;
