@@ -34,6 +34,44 @@ export function createClient(options: ClientOptions) {
       /** A single-use, short-lived ticket for opening the event stream from a browser's EventSource, which cannot send an Authorization header: GET /events?ticket=<ticket>. Requires an access token with role GUEST or higher. */
       streamTicket: (params: Procedures["auth.streamTicket"]["params"], options?: CallOptions) => rpc.call("auth.streamTicket", params, options),
     },
+    project: {
+      /** Accepts a pending invitation addressed to the caller's e-mail address and joins the project. Invitations addressed to others, expired, or already answered answer not-found. Requires an access token with role GUEST or higher. */
+      acceptInvitation: (params: Procedures["project.acceptInvitation"]["params"], options?: CallOptions) => rpc.call("project.acceptInvitation", params, options),
+      /** Archives a project (OWNER): it leaves default listings; nothing is deleted. Requires an access token with role GUEST or higher. */
+      archive: (params: Procedures["project.archive"]["params"], options?: CallOptions) => rpc.call("project.archive", params, options),
+      /** Creates a project; the caller becomes its OWNER. Requires an access token with role USER or higher. */
+      create: (params: Procedures["project.create"]["params"], options?: CallOptions) => rpc.call("project.create", params, options),
+      /** Declines a pending invitation addressed to the caller's e-mail address. Requires an access token with role GUEST or higher. */
+      declineInvitation: (params: Procedures["project.declineInvitation"]["params"], options?: CallOptions) => rpc.call("project.declineInvitation", params, options),
+      /** Deletes a project with its members, invitations, workflows and versions (OWNER). Requires an access token with role GUEST or higher. */
+      delete: (params: Procedures["project.delete"]["params"], options?: CallOptions) => rpc.call("project.delete", params, options),
+      /** One project the caller is a member of. Requires an access token with role GUEST or higher. */
+      get: (params: Procedures["project.get"]["params"], options?: CallOptions) => rpc.call("project.get", params, options),
+      /** The project's pending invitations (OWNER). Requires an access token with role GUEST or higher. */
+      invitations: (params: Procedures["project.invitations"]["params"], options?: CallOptions) => rpc.call("project.invitations", params, options),
+      /** Invites an e-mail address as EDITOR or VIEWER (OWNER). The invitation expires after WEFT_INVITATION_TTL; the invitee accepts it with project.acceptInvitation once logged in with that address. Requires an access token with role GUEST or higher. */
+      invite: (params: Procedures["project.invite"]["params"], options?: CallOptions) => rpc.call("project.invite", params, options),
+      /** Leaves a project. The owner must transfer ownership first. Requires an access token with role GUEST or higher. */
+      leave: (params: Procedures["project.leave"]["params"], options?: CallOptions) => rpc.call("project.leave", params, options),
+      /** The caller's projects, newest first, with cursor pagination and search by name. Archived projects only with includeArchived. Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["project.list"]["params"], options?: CallOptions) => rpc.call("project.list", params, options),
+      /** The project's members with their roles. Requires an access token with role GUEST or higher. */
+      members: (params: Procedures["project.members"]["params"], options?: CallOptions) => rpc.call("project.members", params, options),
+      /** Pending invitations addressed to the caller's e-mail address. Requires an access token with role GUEST or higher. */
+      myInvitations: (params: Procedures["project.myInvitations"]["params"], options?: CallOptions) => rpc.call("project.myInvitations", params, options),
+      /** Removes a member (OWNER). The owner cannot be removed. Requires an access token with role GUEST or higher. */
+      removeMember: (params: Procedures["project.removeMember"]["params"], options?: CallOptions) => rpc.call("project.removeMember", params, options),
+      /** Restores an archived project (OWNER). Requires an access token with role GUEST or higher. */
+      restore: (params: Procedures["project.restore"]["params"], options?: CallOptions) => rpc.call("project.restore", params, options),
+      /** Withdraws a pending invitation (OWNER). Requires an access token with role GUEST or higher. */
+      revokeInvitation: (params: Procedures["project.revokeInvitation"]["params"], options?: CallOptions) => rpc.call("project.revokeInvitation", params, options),
+      /** Makes a member EDITOR or VIEWER (OWNER). The owner's role changes only by transferring ownership. Requires an access token with role GUEST or higher. */
+      setMemberRole: (params: Procedures["project.setMemberRole"]["params"], options?: CallOptions) => rpc.call("project.setMemberRole", params, options),
+      /** Makes another member the owner (OWNER); the previous owner becomes an EDITOR. Atomic: the project always has exactly one owner. Requires an access token with role GUEST or higher. */
+      transferOwnership: (params: Procedures["project.transferOwnership"]["params"], options?: CallOptions) => rpc.call("project.transferOwnership", params, options),
+      /** Changes a project's name and/or description (EDITOR or OWNER). Requires an access token with role GUEST or higher. */
+      update: (params: Procedures["project.update"]["params"], options?: CallOptions) => rpc.call("project.update", params, options),
+    },
   };
 }
 

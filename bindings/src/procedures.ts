@@ -23,6 +23,42 @@ export interface Procedures {
   "auth.setRole": { params: T.SetRoleParams; result: T.User };
   /** A single-use, short-lived ticket for opening the event stream from a browser's EventSource, which cannot send an Authorization header: GET /events?ticket=<ticket>. Requires an access token with role GUEST or higher. */
   "auth.streamTicket": { params: T.EmptyParams; result: T.StreamTicket };
+  /** Creates a project; the caller becomes its OWNER. Requires an access token with role USER or higher. */
+  "project.create": { params: T.CreateProjectParams; result: T.Project };
+  /** The caller's projects, newest first, with cursor pagination and search by name. Archived projects only with includeArchived. Requires an access token with role GUEST or higher. */
+  "project.list": { params: T.ListProjectsParams; result: T.ProjectPage };
+  /** One project the caller is a member of. Requires an access token with role GUEST or higher. */
+  "project.get": { params: T.ProjectRef; result: T.Project };
+  /** Changes a project's name and/or description (EDITOR or OWNER). Requires an access token with role GUEST or higher. */
+  "project.update": { params: T.UpdateProjectParams; result: T.Project };
+  /** Archives a project (OWNER): it leaves default listings; nothing is deleted. Requires an access token with role GUEST or higher. */
+  "project.archive": { params: T.ProjectRef; result: T.Project };
+  /** Restores an archived project (OWNER). Requires an access token with role GUEST or higher. */
+  "project.restore": { params: T.ProjectRef; result: T.Project };
+  /** Deletes a project with its members, invitations, workflows and versions (OWNER). Requires an access token with role GUEST or higher. */
+  "project.delete": { params: T.ProjectRef; result: T.ProjectIdResult };
+  /** The project's members with their roles. Requires an access token with role GUEST or higher. */
+  "project.members": { params: T.ProjectRef; result: T.MemberList };
+  /** Invites an e-mail address as EDITOR or VIEWER (OWNER). The invitation expires after WEFT_INVITATION_TTL; the invitee accepts it with project.acceptInvitation once logged in with that address. Requires an access token with role GUEST or higher. */
+  "project.invite": { params: T.InviteParams; result: T.Invitation };
+  /** The project's pending invitations (OWNER). Requires an access token with role GUEST or higher. */
+  "project.invitations": { params: T.ProjectRef; result: T.InvitationList };
+  /** Pending invitations addressed to the caller's e-mail address. Requires an access token with role GUEST or higher. */
+  "project.myInvitations": { params: T.EmptyParams; result: T.InvitationList };
+  /** Withdraws a pending invitation (OWNER). Requires an access token with role GUEST or higher. */
+  "project.revokeInvitation": { params: T.RevokeInvitationParams; result: T.InvitationIdResult };
+  /** Accepts a pending invitation addressed to the caller's e-mail address and joins the project. Invitations addressed to others, expired, or already answered answer not-found. Requires an access token with role GUEST or higher. */
+  "project.acceptInvitation": { params: T.InvitationRef; result: T.Project };
+  /** Declines a pending invitation addressed to the caller's e-mail address. Requires an access token with role GUEST or higher. */
+  "project.declineInvitation": { params: T.InvitationRef; result: T.InvitationIdResult };
+  /** Makes a member EDITOR or VIEWER (OWNER). The owner's role changes only by transferring ownership. Requires an access token with role GUEST or higher. */
+  "project.setMemberRole": { params: T.SetMemberRoleParams; result: T.MemberList };
+  /** Removes a member (OWNER). The owner cannot be removed. Requires an access token with role GUEST or higher. */
+  "project.removeMember": { params: T.MemberRef; result: T.MemberList };
+  /** Leaves a project. The owner must transfer ownership first. Requires an access token with role GUEST or higher. */
+  "project.leave": { params: T.ProjectRef; result: T.ProjectIdResult };
+  /** Makes another member the owner (OWNER); the previous owner becomes an EDITOR. Atomic: the project always has exactly one owner. Requires an access token with role GUEST or higher. */
+  "project.transferOwnership": { params: T.MemberRef; result: T.MemberList };
 }
 
 /** Every procedure name. */
@@ -37,4 +73,22 @@ export const procedureNames = [
   "auth.revokeSession",
   "auth.setRole",
   "auth.streamTicket",
+  "project.create",
+  "project.list",
+  "project.get",
+  "project.update",
+  "project.archive",
+  "project.restore",
+  "project.delete",
+  "project.members",
+  "project.invite",
+  "project.invitations",
+  "project.myInvitations",
+  "project.revokeInvitation",
+  "project.acceptInvitation",
+  "project.declineInvitation",
+  "project.setMemberRole",
+  "project.removeMember",
+  "project.leave",
+  "project.transferOwnership",
 ] as const;

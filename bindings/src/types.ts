@@ -44,6 +44,19 @@ currentPassword: string,
 newPassword: string, };
 
 /**
+ * Params of `project.create`.
+ */
+export type CreateProjectParams = { 
+/**
+ * 1 to 200 characters.
+ */
+name: string, 
+/**
+ * Free text, up to 10,000 characters.
+ */
+description?: string, };
+
+/**
  * Params of procedures that take none.
  */
 export type EmptyParams = Record<symbol, never>;
@@ -77,9 +90,13 @@ fields: Array<FieldError>, } | { "kind": "unauthenticated",
  */
 reason: UnauthenticatedReason, } | { "kind": "forbidden", 
 /**
- * The role the procedure requires.
+ * The account role the procedure requires, when that is what is missing.
  */
-requiredRole: Role, } | { "kind": "notFound", 
+requiredRole?: Role, 
+/**
+ * The project role the procedure requires, when that is what is missing.
+ */
+requiredProjectRole?: ProjectRole, } | { "kind": "notFound", 
 /**
  * What kind of thing was looked up (`session`, `user`).
  */
@@ -123,9 +140,116 @@ code: string,
 message: string, };
 
 /**
+ * An invitation.
+ */
+export type Invitation = { 
+/**
+ * Identifier.
+ */
+id: InvitationId, 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * Its name.
+ */
+projectName: string, 
+/**
+ * The invitee's address.
+ */
+email: string, 
+/**
+ * Role granted on acceptance.
+ */
+role: ProjectRole, 
+/**
+ * Who invited.
+ */
+invitedBy: UserId, 
+/**
+ * When it was sent.
+ */
+createdAt: string, 
+/**
+ * When it expires.
+ */
+expiresAt: string, };
+
+/**
+ * Identifies an invitation to join a project.
+ */
+export type InvitationId = string;
+
+/**
+ * Result of answering or revoking an invitation.
+ */
+export type InvitationIdResult = { 
+/**
+ * The invitation.
+ */
+invitationId: InvitationId, };
+
+/**
+ * A list of invitations.
+ */
+export type InvitationList = { 
+/**
+ * Newest first.
+ */
+invitations: Array<Invitation>, };
+
+/**
+ * Params naming an invitation addressed to the caller.
+ */
+export type InvitationRef = { 
+/**
+ * The invitation.
+ */
+invitationId: InvitationId, };
+
+/**
+ * Params of `project.invite`.
+ */
+export type InviteParams = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * Address of the person to invite; they accept after registering or logging in with it.
+ */
+email: string, 
+/**
+ * EDITOR or VIEWER (ownership moves with `project.transferOwnership`).
+ */
+role: ProjectRole, };
+
+/**
  * Which limit a payload exceeded.
  */
 export type LimitKind = "body" | "batch";
+
+/**
+ * Params of `project.list`.
+ */
+export type ListProjectsParams = { 
+/**
+ * Case-insensitive substring of the name.
+ */
+search?: string, 
+/**
+ * Include archived projects.
+ */
+includeArchived?: boolean, 
+/**
+ * `nextCursor` of the previous page.
+ */
+cursor?: string, 
+/**
+ * Page size, 1 to 200 (default 50).
+ */
+limit?: number, };
 
 /**
  * Params of `auth.login`.
@@ -148,6 +272,127 @@ export type LogoutResult = {
  * The session that ended.
  */
 sessionId: SessionId, };
+
+/**
+ * One member.
+ */
+export type Member = { 
+/**
+ * The account.
+ */
+userId: UserId, 
+/**
+ * Its e-mail address.
+ */
+email: string, 
+/**
+ * Its display name.
+ */
+displayName: string, 
+/**
+ * Role in the project.
+ */
+role: ProjectRole, 
+/**
+ * When they joined.
+ */
+joinedAt: string, };
+
+/**
+ * Result of `project.members` and of membership changes.
+ */
+export type MemberList = { 
+/**
+ * Owner first, then by join time.
+ */
+members: Array<Member>, };
+
+/**
+ * Params naming a member of a project.
+ */
+export type MemberRef = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * The member.
+ */
+userId: UserId, };
+
+/**
+ * A project as its members see it.
+ */
+export type Project = { 
+/**
+ * Identifier.
+ */
+id: ProjectId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Free text.
+ */
+description: string, 
+/**
+ * When it was archived; `null` when active.
+ */
+archivedAt: string | null, 
+/**
+ * The caller's role.
+ */
+myRole: ProjectRole, 
+/**
+ * Creation time.
+ */
+createdAt: string, 
+/**
+ * Last change.
+ */
+updatedAt: string, };
+
+/**
+ * Identifies a project.
+ */
+export type ProjectId = string;
+
+/**
+ * Result of `project.delete` and `project.leave`.
+ */
+export type ProjectIdResult = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, };
+
+/**
+ * A page of projects.
+ */
+export type ProjectPage = { 
+/**
+ * Newest first.
+ */
+items: Array<Project>, 
+/**
+ * Pass as `cursor` for the next page; `null` on the last page.
+ */
+nextCursor: string | null, };
+
+/**
+ * Params naming one project.
+ */
+export type ProjectRef = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, };
+
+/**
+ * A member's role in one project. Every project has exactly one `OWNER`.
+ */
+export type ProjectRole = "OWNER" | "EDITOR" | "VIEWER";
 
 /**
  * Params of `auth.refresh`.
@@ -174,6 +419,19 @@ password: string,
  * Name shown to others, 1 to 100 characters.
  */
 displayName: string, };
+
+/**
+ * Params of `project.revokeInvitation`.
+ */
+export type RevokeInvitationParams = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * The invitation.
+ */
+invitationId: InvitationId, };
 
 /**
  * Why a session ended, as carried by [`WeftEvent::SessionRevoked`].
@@ -269,6 +527,23 @@ export type SessionList = {
 sessions: Array<SessionInfo>, };
 
 /**
+ * Params of `project.setMemberRole`.
+ */
+export type SetMemberRoleParams = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * The member.
+ */
+userId: UserId, 
+/**
+ * EDITOR or VIEWER.
+ */
+role: ProjectRole, };
+
+/**
  * Params of `auth.setRole`.
  */
 export type SetRoleParams = { 
@@ -299,6 +574,23 @@ expiresAt: string, };
  * Why a caller is not authenticated.
  */
 export type UnauthenticatedReason = "missingToken" | "invalidToken" | "expiredToken" | "sessionRevoked" | "invalidCredentials" | "invalidRefreshToken" | "invalidTicket";
+
+/**
+ * Params of `project.update`.
+ */
+export type UpdateProjectParams = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * New name.
+ */
+name?: string, 
+/**
+ * New description.
+ */
+description?: string, };
 
 /**
  * A user account as others see it.

@@ -3,7 +3,7 @@
 //! [`ApiError`] to a JSON-RPC error object.
 
 use serde::{Deserialize, Serialize};
-use weft_core::{FieldError, Role, ValidationErrors};
+use weft_core::{FieldError, ProjectRole, Role, ValidationErrors};
 use weft_store::StoreError;
 
 /// The fixed JSON-RPC error codes. The numbers never change once released.
@@ -141,7 +141,9 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => {
                 "No valid access token (missing, malformed, tampered, expired, wrong type), an ended session, wrong login credentials, or an invalid refresh token. `reason` says which."
             }
-            ErrorCode::Forbidden => "Authenticated, but the procedure requires `requiredRole`.",
+            ErrorCode::Forbidden => {
+                "Authenticated, but the caller's account role (`requiredRole`) or role in the project (`requiredProjectRole`) is too low. Things the caller may not see at all answer NOT_FOUND instead."
+            }
             ErrorCode::NotFound => {
                 "The named thing does not exist or belongs to someone else: the two are never distinguished."
             }
@@ -232,8 +234,14 @@ pub enum ErrorData {
     /// See [`ErrorCode::Forbidden`].
     #[serde(rename = "forbidden", rename_all = "camelCase")]
     Forbidden {
-        /// The role the procedure requires.
-        required_role: Role,
+        /// The account role the procedure requires, when that is what is missing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        required_role: Option<Role>,
+        /// The project role the procedure requires, when that is what is missing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        required_project_role: Option<ProjectRole>,
     },
     /// See [`ErrorCode::NotFound`].
     #[serde(rename = "notFound")]
@@ -313,11 +321,17 @@ pub enum ApiError {
     /// See [`ErrorCode::Unauthenticated`].
     #[error("unauthenticated: {0:?}")]
     Unauthenticated(UnauthenticatedReason),
-    /// See [`ErrorCode::Forbidden`].
+    /// See [`ErrorCode::Forbidden`]: the account role is too low.
     #[error("forbidden: requires {required_role}")]
     Forbidden {
         /// The role the procedure requires.
         required_role: Role,
+    },
+    /// See [`ErrorCode::Forbidden`]: the caller's role in the project is too low.
+    #[error("forbidden: requires project role {required}")]
+    ForbiddenInProject {
+        /// The project role the procedure requires.
+        required: ProjectRole,
     },
     /// See [`ErrorCode::NotFound`].
     #[error("{resource} not found")]
@@ -374,6 +388,7 @@ impl ApiError {
             ApiError::Validation(_) => ErrorCode::Validation,
             ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             ApiError::Forbidden { .. } => ErrorCode::Forbidden,
+            ApiError::ForbiddenInProject { .. } => ErrorCode::Forbidden,
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::Conflict { .. } => ErrorCode::Conflict,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
@@ -390,7 +405,12 @@ impl ApiError {
             ApiError::InvalidParams(fields) => ErrorData::InvalidParams { fields },
             ApiError::Validation(errors) => ErrorData::Validation { fields: errors.0 },
             ApiError::Unauthenticated(reason) => ErrorData::Unauthenticated { reason },
-            ApiError::Forbidden { required_role } => ErrorData::Forbidden { required_role },
+            ApiError::Forbidden { required_role } => {
+                ErrorData::Forbidden { required_role: Some(required_role), required_project_role: None }
+            }
+            ApiError::ForbiddenInProject { required } => {
+                ErrorData::Forbidden { required_role: None, required_project_role: Some(required) }
+            }
             ApiError::NotFound { resource } => ErrorData::NotFound { resource: resource.to_owned() },
             ApiError::Conflict { detail } => ErrorData::Conflict { detail },
             ApiError::PayloadTooLarge { limit, what } => ErrorData::PayloadTooLarge { limit, what },

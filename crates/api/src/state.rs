@@ -32,6 +32,8 @@ pub struct ApiConfig {
     pub login_throttle: LoginThrottle,
     /// Accounts one client address may create per hour.
     pub registrations_per_ip_per_hour: u64,
+    /// How long a project invitation can be accepted.
+    pub invitation_ttl: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 }
@@ -53,6 +55,7 @@ impl ApiConfig {
                 window: Duration::from_secs(15 * 60),
             },
             registrations_per_ip_per_hour: 20,
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             trust_forwarded_for: false,
         }
     }

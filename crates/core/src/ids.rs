@@ -68,6 +68,19 @@ define_id!(
     SessionId
 );
 
+define_id!(
+    /// Identifies a project.
+    ProjectId
+);
+define_id!(
+    /// Identifies a workflow.
+    WorkflowId
+);
+define_id!(
+    /// Identifies an invitation to join a project.
+    InvitationId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

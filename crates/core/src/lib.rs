@@ -3,9 +3,12 @@
 
 pub mod credentials;
 pub mod ids;
+pub mod project;
 pub mod role;
 pub mod validation;
+pub mod workflow;
 
-pub use ids::{SessionId, UserId};
+pub use ids::{InvitationId, ProjectId, SessionId, UserId, WorkflowId};
+pub use project::ProjectRole;
 pub use role::Role;
 pub use validation::{FieldError, ValidationErrors};

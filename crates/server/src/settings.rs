@@ -89,6 +89,9 @@ pub struct Settings {
     pub login_throttle_window: Duration,
     /// `WEFT_REGISTRATIONS_PER_IP_PER_HOUR`: accounts one client address may create per hour.
     pub registrations_per_ip_per_hour: u64,
+    /// `WEFT_INVITATION_TTL`: how long a project invitation can be accepted.
+    #[serde(with = "humantime_serde")]
+    pub invitation_ttl: Duration,
     /// `WEFT_TRUST_FORWARDED_FOR`: take client addresses from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// `WEFT_SHUTDOWN_TIMEOUT`: how long in-flight requests may take after a signal.
@@ -128,6 +131,7 @@ impl Default for Settings {
             login_max_failures_per_ip: api.login_throttle.max_failures_per_ip,
             login_throttle_window: api.login_throttle.window,
             registrations_per_ip_per_hour: api.registrations_per_ip_per_hour,
+            invitation_ttl: api.invitation_ttl,
             trust_forwarded_for: false,
             shutdown_timeout: Duration::from_secs(30),
         }
@@ -213,6 +217,7 @@ impl Settings {
                 window: self.login_throttle_window,
             },
             registrations_per_ip_per_hour: self.registrations_per_ip_per_hour,
+            invitation_ttl: self.invitation_ttl,
             trust_forwarded_for: self.trust_forwarded_for,
         }
     }

@@ -144,9 +144,9 @@ impl Store {
         Migrator::up(&self.write, steps).await.context("failed to apply migrations")
     }
 
-    /// Rolls back applied migrations (the last one, or `steps`).
+    /// Rolls back applied migrations: the last one, or the last `steps`.
     pub async fn migrate_down(&self, steps: Option<u32>) -> Result<(), StoreError> {
-        Migrator::down(&self.write, steps).await.context("failed to roll back migrations")
+        Migrator::down(&self.write, Some(steps.unwrap_or(1))).await.context("failed to roll back migrations")
     }
 
     /// Lists known migrations and whether each is applied.

@@ -15,4 +15,7 @@ pub use connect::{Backend, MigrationState, Store, StoreOptions};
 pub use error::StoreError;
 pub use records::*;
 pub use repos::audit::AuditKey;
+pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
+pub use repos::projects::{MemberChange, ProjectQuery};
 pub use repos::sessions::RefreshOutcome;
+pub use repos::workflows::{NewVersion, SaveOutcome, WorkflowChanges, WorkflowQuery, WorkflowStatus};

@@ -157,3 +157,169 @@ pub struct AuditRecord {
     /// When.
     pub created_at: DateTime<Utc>,
 }
+
+/// A project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Project {
+    /// Identifier.
+    pub id: weft_core::ProjectId,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// When it was archived, if it is.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A project together with the caller's role in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectMembership {
+    /// The project.
+    pub project: Project,
+    /// The caller's role.
+    pub role: weft_core::ProjectRole,
+}
+
+/// One member of a project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The account.
+    pub user_id: UserId,
+    /// Its e-mail address.
+    pub email: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Role in the project.
+    pub role: weft_core::ProjectRole,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Where an invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvitationStatus {
+    /// Waiting for an answer.
+    Pending,
+    /// The invitee joined.
+    Accepted,
+    /// The invitee declined.
+    Declined,
+    /// A manager withdrew it.
+    Revoked,
+}
+
+impl InvitationStatus {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Declined => "declined",
+            InvitationStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Accepted, Self::Declined, Self::Revoked]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+/// An invitation to join a project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// Identifier.
+    pub id: weft_core::InvitationId,
+    /// The project.
+    pub project_id: weft_core::ProjectId,
+    /// The project's name (for the invitee's list).
+    pub project_name: String,
+    /// Normalised e-mail address of the invitee.
+    pub email: String,
+    /// Role granted on acceptance.
+    pub role: weft_core::ProjectRole,
+    /// Who invited.
+    pub invited_by: UserId,
+    /// State.
+    pub status: InvitationStatus,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being acceptable.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A workflow's metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workflow {
+    /// Identifier.
+    pub id: weft_core::WorkflowId,
+    /// Owning project.
+    pub project_id: weft_core::ProjectId,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// The latest version (what editors see).
+    pub current_version: i32,
+    /// The version that triggers run, if any was published.
+    pub published_version: Option<i32>,
+    /// Creator.
+    pub created_by: UserId,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change of metadata or graph.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One immutable version of a workflow's graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowVersion {
+    /// The workflow.
+    pub workflow_id: weft_core::WorkflowId,
+    /// 1, 2, 3, ...
+    pub version: i32,
+    /// The graph as JSON text; `None` in listings.
+    pub graph: Option<String>,
+    /// Who saved it.
+    pub author_id: UserId,
+    /// Why.
+    pub message: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What is needed to create a workflow with its first version.
+#[derive(Clone, Debug)]
+pub struct NewWorkflow {
+    /// Owning project.
+    pub project_id: weft_core::ProjectId,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The first version's graph (JSON text).
+    pub graph: String,
+    /// Message of the first version.
+    pub message: String,
+    /// Creator.
+    pub author_id: UserId,
+}
+
+/// A page of results and the cursor of the next page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next_cursor: Option<uuid::Uuid>,
+}

@@ -2,10 +2,13 @@
 //! and registers them in [`registry`].
 
 pub mod auth;
+pub mod common;
+pub mod project;
 
 use crate::rpc::Registry;
 
 /// Every procedure Weft serves.
 pub fn registry() -> Registry {
-    auth::register(Registry::new())
+    let registry = auth::register(Registry::new());
+    project::register(registry)
 }

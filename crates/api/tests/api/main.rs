@@ -9,4 +9,5 @@ mod auth_flows;
 mod codegen;
 mod conformance;
 mod events;
+mod projects;
 mod transport;

@@ -2,7 +2,13 @@
 //! repositories convert them into the records in [`crate::records`].
 
 pub mod audit_events;
+pub mod project_invitations;
+pub mod project_members;
+pub mod projects;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod stream_tickets;
 pub mod users;
+pub mod workflow_tags;
+pub mod workflow_versions;
+pub mod workflows;
