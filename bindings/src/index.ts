@@ -72,6 +72,42 @@ export function createClient(options: ClientOptions) {
       /** Changes a project's name and/or description (EDITOR or OWNER). Requires an access token with role GUEST or higher. */
       update: (params: Procedures["project.update"]["params"], options?: CallOptions) => rpc.call("project.update", params, options),
     },
+    workflow: {
+      /** Creates a workflow in a project (EDITOR) with version 1. The graph is checked for shape (refused with field paths) and validated (issues reported, not refused: drafts may be incomplete). Requires an access token with role GUEST or higher. */
+      create: (params: Procedures["workflow.create"]["params"], options?: CallOptions) => rpc.call("workflow.create", params, options),
+      /** Deletes a workflow with all its versions (OWNER). Requires an access token with role GUEST or higher. */
+      delete: (params: Procedures["workflow.delete"]["params"], options?: CallOptions) => rpc.call("workflow.delete", params, options),
+      /** Node- and edge-level differences between two versions. Requires an access token with role GUEST or higher. */
+      diff: (params: Procedures["workflow.diff"]["params"], options?: CallOptions) => rpc.call("workflow.diff", params, options),
+      /** Copies a workflow's current version into a new workflow in the same project (EDITOR), with fresh node ids and no credential references. Requires an access token with role GUEST or higher. */
+      duplicate: (params: Procedures["workflow.duplicate"]["params"], options?: CallOptions) => rpc.call("workflow.duplicate", params, options),
+      /** A version (default: current) as a portable document in the versioned format of docs/workflow-format.md. Credential references are removed. Requires an access token with role GUEST or higher. */
+      export: (params: Procedures["workflow.export"]["params"], options?: CallOptions) => rpc.call("workflow.export", params, options),
+      /** A workflow with its current graph and validation report. Requires an access token with role GUEST or higher. */
+      get: (params: Procedures["workflow.get"]["params"], options?: CallOptions) => rpc.call("workflow.get", params, options),
+      /** One version with its graph. Requires an access token with role GUEST or higher. */
+      getVersion: (params: Procedures["workflow.getVersion"]["params"], options?: CallOptions) => rpc.call("workflow.getVersion", params, options),
+      /** Creates a workflow from an exported document (EDITOR): everything is re-validated, node ids are reassigned, credential references are dropped, and nothing runs. Another format version is refused. Requires an access token with role GUEST or higher. */
+      import: (params: Procedures["workflow.import"]["params"], options?: CallOptions) => rpc.call("workflow.import", params, options),
+      /** A project's workflows, newest first, with cursor pagination; filter by tag, status (draft or published) and name. Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["workflow.list"]["params"], options?: CallOptions) => rpc.call("workflow.list", params, options),
+      /** The node catalogue: every node type with its description and ports. Requires an access token with role GUEST or higher. */
+      nodeTypes: (params: Procedures["workflow.nodeTypes"]["params"], options?: CallOptions) => rpc.call("workflow.nodeTypes", params, options),
+      /** Applies an RFC 6902 JSON Patch to the graph (EDITOR), creating a new version, if expectedVersion is still current. A malformed or failing patch, or one whose result breaks the graph schema, is refused with a precise error and changes nothing. Requires an access token with role GUEST or higher. */
+      patchGraph: (params: Procedures["workflow.patchGraph"]["params"], options?: CallOptions) => rpc.call("workflow.patchGraph", params, options),
+      /** Marks a version (default: the current one) as the one that triggers run (EDITOR). A graph with validation issues is refused with VALIDATION, one field error per issue. Requires an access token with role GUEST or higher. */
+      publish: (params: Procedures["workflow.publish"]["params"], options?: CallOptions) => rpc.call("workflow.publish", params, options),
+      /** Makes an earlier version's graph current again by saving it as a new version (EDITOR); history is never rewritten. Requires an access token with role GUEST or higher. */
+      restore: (params: Procedures["workflow.restore"]["params"], options?: CallOptions) => rpc.call("workflow.restore", params, options),
+      /** Replaces the graph (EDITOR), creating a new immutable version, if expectedVersion is still current; otherwise CONFLICT with currentVersion and nothing changes. Requires an access token with role GUEST or higher. */
+      saveGraph: (params: Procedures["workflow.saveGraph"]["params"], options?: CallOptions) => rpc.call("workflow.saveGraph", params, options),
+      /** Changes a workflow's name, description and/or tags (EDITOR). The graph changes only through saveGraph, patchGraph and restore. Requires an access token with role GUEST or higher. */
+      update: (params: Procedures["workflow.update"]["params"], options?: CallOptions) => rpc.call("workflow.update", params, options),
+      /** Validates an unsaved graph, or a stored version: cycles (except through loop nodes), exactly one entry, unreachable nodes, dangling and duplicate edges, unknown ports, required config, and template references to nodes that do not precede them. Shape errors are reported as issues too. Requires an access token with role GUEST or higher. */
+      validate: (params: Procedures["workflow.validate"]["params"], options?: CallOptions) => rpc.call("workflow.validate", params, options),
+      /** The workflow's versions, newest first (page with `before`). Requires an access token with role GUEST or higher. */
+      versions: (params: Procedures["workflow.versions"]["params"], options?: CallOptions) => rpc.call("workflow.versions", params, options),
+    },
   };
 }
 

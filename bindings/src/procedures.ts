@@ -59,6 +59,40 @@ export interface Procedures {
   "project.leave": { params: T.ProjectRef; result: T.ProjectIdResult };
   /** Makes another member the owner (OWNER); the previous owner becomes an EDITOR. Atomic: the project always has exactly one owner. Requires an access token with role GUEST or higher. */
   "project.transferOwnership": { params: T.MemberRef; result: T.MemberList };
+  /** Creates a workflow in a project (EDITOR) with version 1. The graph is checked for shape (refused with field paths) and validated (issues reported, not refused: drafts may be incomplete). Requires an access token with role GUEST or higher. */
+  "workflow.create": { params: T.CreateWorkflowParams; result: T.WorkflowDetail };
+  /** A project's workflows, newest first, with cursor pagination; filter by tag, status (draft or published) and name. Requires an access token with role GUEST or higher. */
+  "workflow.list": { params: T.ListWorkflowsParams; result: T.WorkflowPage };
+  /** A workflow with its current graph and validation report. Requires an access token with role GUEST or higher. */
+  "workflow.get": { params: T.WorkflowRef; result: T.WorkflowDetail };
+  /** Changes a workflow's name, description and/or tags (EDITOR). The graph changes only through saveGraph, patchGraph and restore. Requires an access token with role GUEST or higher. */
+  "workflow.update": { params: T.UpdateWorkflowParams; result: T.Workflow };
+  /** Copies a workflow's current version into a new workflow in the same project (EDITOR), with fresh node ids and no credential references. Requires an access token with role GUEST or higher. */
+  "workflow.duplicate": { params: T.DuplicateWorkflowParams; result: T.WorkflowDetail };
+  /** Deletes a workflow with all its versions (OWNER). Requires an access token with role GUEST or higher. */
+  "workflow.delete": { params: T.WorkflowRef; result: T.WorkflowIdResult };
+  /** Validates an unsaved graph, or a stored version: cycles (except through loop nodes), exactly one entry, unreachable nodes, dangling and duplicate edges, unknown ports, required config, and template references to nodes that do not precede them. Shape errors are reported as issues too. Requires an access token with role GUEST or higher. */
+  "workflow.validate": { params: T.ValidateParams; result: T.ValidationReport };
+  /** Replaces the graph (EDITOR), creating a new immutable version, if expectedVersion is still current; otherwise CONFLICT with currentVersion and nothing changes. Requires an access token with role GUEST or higher. */
+  "workflow.saveGraph": { params: T.SaveGraphParams; result: T.SaveResult };
+  /** Applies an RFC 6902 JSON Patch to the graph (EDITOR), creating a new version, if expectedVersion is still current. A malformed or failing patch, or one whose result breaks the graph schema, is refused with a precise error and changes nothing. Requires an access token with role GUEST or higher. */
+  "workflow.patchGraph": { params: T.PatchGraphParams; result: T.SaveResult };
+  /** The workflow's versions, newest first (page with `before`). Requires an access token with role GUEST or higher. */
+  "workflow.versions": { params: T.ListVersionsParams; result: T.VersionList };
+  /** One version with its graph. Requires an access token with role GUEST or higher. */
+  "workflow.getVersion": { params: T.VersionRef; result: T.VersionDetail };
+  /** Node- and edge-level differences between two versions. Requires an access token with role GUEST or higher. */
+  "workflow.diff": { params: T.DiffParams; result: T.DiffResult };
+  /** Makes an earlier version's graph current again by saving it as a new version (EDITOR); history is never rewritten. Requires an access token with role GUEST or higher. */
+  "workflow.restore": { params: T.RestoreParams; result: T.SaveResult };
+  /** Marks a version (default: the current one) as the one that triggers run (EDITOR). A graph with validation issues is refused with VALIDATION, one field error per issue. Requires an access token with role GUEST or higher. */
+  "workflow.publish": { params: T.PublishParams; result: T.Workflow };
+  /** A version (default: current) as a portable document in the versioned format of docs/workflow-format.md. Credential references are removed. Requires an access token with role GUEST or higher. */
+  "workflow.export": { params: T.ExportParams; result: T.WorkflowExport };
+  /** Creates a workflow from an exported document (EDITOR): everything is re-validated, node ids are reassigned, credential references are dropped, and nothing runs. Another format version is refused. Requires an access token with role GUEST or higher. */
+  "workflow.import": { params: T.ImportParams; result: T.WorkflowDetail };
+  /** The node catalogue: every node type with its description and ports. Requires an access token with role GUEST or higher. */
+  "workflow.nodeTypes": { params: T.EmptyParams; result: T.NodeTypeList };
 }
 
 /** Every procedure name. */
@@ -91,4 +125,21 @@ export const procedureNames = [
   "project.removeMember",
   "project.leave",
   "project.transferOwnership",
+  "workflow.create",
+  "workflow.list",
+  "workflow.get",
+  "workflow.update",
+  "workflow.duplicate",
+  "workflow.delete",
+  "workflow.validate",
+  "workflow.saveGraph",
+  "workflow.patchGraph",
+  "workflow.versions",
+  "workflow.getVersion",
+  "workflow.diff",
+  "workflow.restore",
+  "workflow.publish",
+  "workflow.export",
+  "workflow.import",
+  "workflow.nodeTypes",
 ] as const;

@@ -250,10 +250,14 @@ pub enum ErrorData {
         resource: String,
     },
     /// See [`ErrorCode::Conflict`].
-    #[serde(rename = "conflict")]
+    #[serde(rename = "conflict", rename_all = "camelCase")]
     Conflict {
         /// What conflicts.
         detail: String,
+        /// For a stale `expectedVersion`: the version that is current now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        current_version: Option<i32>,
     },
     /// See [`ErrorCode::PayloadTooLarge`].
     #[serde(rename = "payloadTooLarge")]
@@ -345,6 +349,12 @@ pub enum ApiError {
         /// What conflicts.
         detail: String,
     },
+    /// See [`ErrorCode::Conflict`]: an edit based on a version that is no longer current.
+    #[error("stale version: current is {current_version}")]
+    StaleVersion {
+        /// The version that is current now.
+        current_version: i32,
+    },
     /// See [`ErrorCode::PayloadTooLarge`].
     #[error("payload too large")]
     PayloadTooLarge {
@@ -391,6 +401,7 @@ impl ApiError {
             ApiError::ForbiddenInProject { .. } => ErrorCode::Forbidden,
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::Conflict { .. } => ErrorCode::Conflict,
+            ApiError::StaleVersion { .. } => ErrorCode::Conflict,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Internal(_) => ErrorCode::Internal,
@@ -412,7 +423,13 @@ impl ApiError {
                 ErrorData::Forbidden { required_role: None, required_project_role: Some(required) }
             }
             ApiError::NotFound { resource } => ErrorData::NotFound { resource: resource.to_owned() },
-            ApiError::Conflict { detail } => ErrorData::Conflict { detail },
+            ApiError::Conflict { detail } => ErrorData::Conflict { detail, current_version: None },
+            ApiError::StaleVersion { current_version } => ErrorData::Conflict {
+                detail: format!(
+                    "the workflow changed: version {current_version} is current; reload and reapply"
+                ),
+                current_version: Some(current_version),
+            },
             ApiError::PayloadTooLarge { limit, what } => ErrorData::PayloadTooLarge { limit, what },
             ApiError::RateLimited { retry_after_seconds } => ErrorData::RateLimited { retry_after_seconds },
             ApiError::Internal(err) => {

@@ -34,6 +34,8 @@ pub struct ApiConfig {
     pub registrations_per_ip_per_hour: u64,
     /// How long a project invitation can be accepted.
     pub invitation_ttl: Duration,
+    /// Size limits on workflow graphs.
+    pub graph_limits: weft_core::workflow::GraphLimits,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 }
@@ -56,6 +58,7 @@ impl ApiConfig {
             },
             registrations_per_ip_per_hour: 20,
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            graph_limits: weft_core::workflow::GraphLimits::default(),
             trust_forwarded_for: false,
         }
     }

@@ -92,6 +92,10 @@ pub struct Settings {
     /// `WEFT_INVITATION_TTL`: how long a project invitation can be accepted.
     #[serde(with = "humantime_serde")]
     pub invitation_ttl: Duration,
+    /// `WEFT_MAX_GRAPH_NODES`: most nodes in a workflow graph (never below 2,000).
+    pub max_graph_nodes: usize,
+    /// `WEFT_MAX_NODE_CONFIG_BYTES`: largest config of one node.
+    pub max_node_config_bytes: usize,
     /// `WEFT_TRUST_FORWARDED_FOR`: take client addresses from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// `WEFT_SHUTDOWN_TIMEOUT`: how long in-flight requests may take after a signal.
@@ -132,6 +136,8 @@ impl Default for Settings {
             login_throttle_window: api.login_throttle.window,
             registrations_per_ip_per_hour: api.registrations_per_ip_per_hour,
             invitation_ttl: api.invitation_ttl,
+            max_graph_nodes: api.graph_limits.max_nodes,
+            max_node_config_bytes: api.graph_limits.max_config_bytes,
             trust_forwarded_for: false,
             shutdown_timeout: Duration::from_secs(30),
         }
@@ -218,6 +224,13 @@ impl Settings {
             },
             registrations_per_ip_per_hour: self.registrations_per_ip_per_hour,
             invitation_ttl: self.invitation_ttl,
+            graph_limits: weft_core::workflow::GraphLimits {
+                max_nodes: self.max_graph_nodes,
+                max_edges: self.max_graph_nodes.saturating_mul(4),
+                max_config_bytes: self.max_node_config_bytes,
+                ..weft_core::workflow::GraphLimits::default()
+            }
+            .normalized(),
             trust_forwarded_for: self.trust_forwarded_for,
         }
     }

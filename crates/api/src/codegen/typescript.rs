@@ -33,6 +33,10 @@ fn types_ts(registry: &Registry) -> String {
     decls.add::<crate::error::ErrorData>();
     decls.add::<crate::error::RpcErrorObject>();
     decls.add::<weft_events::WeftEvent>();
+    // Params that take untrusted JSON are typed by these in TypeScript.
+    decls.add::<weft_core::workflow::Graph>();
+    decls.add::<weft_core::workflow::WorkflowExport>();
+    decls.add::<crate::routers::workflow::types::JsonPatchOperation>();
     format!("{HEADER}\n{}", decls.render())
 }
 

@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod common;
 pub mod project;
+pub mod workflow;
 
 use crate::rpc::Registry;
 
 /// Every procedure Weft serves.
 pub fn registry() -> Registry {
     let registry = auth::register(Registry::new());
-    project::register(registry)
+    let registry = project::register(registry);
+    workflow::register(registry)
 }

@@ -19,8 +19,31 @@ use weft_store::testing::TestDatabase;
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "violet-Tangerine-88-harbour";
 
-/// Runs a test body on SQLite and on PostgreSQL.
+/// Runs a test body on SQLite and on PostgreSQL (optionally with a custom `ApiConfig`).
 macro_rules! both {
+    ($name:ident, config = $config:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = weft_store::testing::TestDatabase::sqlite().unwrap();
+                let $app = $crate::helpers::TestApp::start(db, $config).await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let name = concat!(module_path!(), "::", stringify!($name));
+                let Some(db) = weft_store::testing::TestDatabase::postgres(name).await.unwrap() else {
+                    return;
+                };
+                let $app = $crate::helpers::TestApp::start(db, $config).await;
+                $body
+            }
+        }
+    };
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]

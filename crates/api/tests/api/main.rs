@@ -11,3 +11,5 @@ mod conformance;
 mod events;
 mod projects;
 mod transport;
+mod workflow_access;
+mod workflows;

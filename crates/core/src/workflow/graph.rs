@@ -179,4 +179,16 @@ mod tests {
         assert!(err.to_string().contains("letters, digits"));
         assert_eq!(serde_json::to_string(&NodeId::new("n1").unwrap()).unwrap(), "\"n1\"");
     }
+
+    #[test]
+    fn typescript_sees_a_node_as_common_fields_and_a_union_of_typed_configs() {
+        use ts_rs::TS;
+        let decl = Node::decl(&ts_rs::Config::new());
+        assert!(
+            decl.contains("settings?: NodeSettings, } & ({ \"type\": \"start\", \"config\": StartConfig } |"),
+            "{decl}"
+        );
+        assert!(decl.contains("{ \"type\": \"vectorSearch\", \"config\": VectorSearchConfig })"), "{decl}");
+        assert_eq!(NodeId::decl(&ts_rs::Config::new()), "type NodeId = string;");
+    }
 }

@@ -6,7 +6,7 @@
 //! The convention: templates see `input` (the run input), `nodes.<id>.output` (outputs of
 //! earlier nodes), `vars` (workflow variables), and inside a loop body `item` and `index`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
 
 use serde_json::Value;
@@ -118,7 +118,7 @@ fn has_tags(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
-/// Parses templates and expressions and lists the variables they read.
+/// Parses templates and expressions and lists what they read.
 pub(crate) struct TemplateParser<'source> {
     env: minijinja::Environment<'source>,
 }
@@ -128,27 +128,61 @@ impl<'source> TemplateParser<'source> {
         Self { env: minijinja::Environment::empty() }
     }
 
-    /// The dotted variable paths (`nodes.fetch.output`, `input`) a string reads, or a syntax
-    /// error message.
-    pub(crate) fn variables(
-        &self,
-        kind: TemplateKind,
-        text: &'source str,
-    ) -> Result<HashSet<String>, String> {
-        match kind {
-            TemplateKind::Template if !has_tags(text) => Ok(HashSet::new()),
-            TemplateKind::Expression if text.trim().is_empty() => Ok(HashSet::new()),
-            TemplateKind::Template => self
-                .env
-                .template_from_str(text)
-                .map(|template| template.undeclared_variables(true))
-                .map_err(|err| syntax_message(&err)),
-            TemplateKind::Expression => self
-                .env
-                .compile_expression(text)
-                .map(|expression| expression.undeclared_variables(true))
-                .map_err(|err| syntax_message(&err)),
+    /// What a string reads, sorted and without repeats: root variables (`input`, `item`),
+    /// `nodes.<id>` for each node it names (`nodes.a.output` and `nodes["a"]` alike), and
+    /// bare `nodes` for a lookup the parser cannot resolve (`nodes[name]`). `Err` holds the
+    /// syntax error.
+    pub(crate) fn reads(&self, kind: TemplateKind, text: &'source str) -> Result<Vec<String>, String> {
+        let mut reads = match kind {
+            TemplateKind::Template if !has_tags(text) => return Ok(Vec::new()),
+            TemplateKind::Expression if text.trim().is_empty() => return Ok(Vec::new()),
+            _ => match fast::reads(kind, text) {
+                Some(reads) => reads,
+                None => self.parsed_reads(kind, text)?,
+            },
+        };
+        reads.sort_unstable();
+        reads.dedup();
+        Ok(reads)
+    }
+
+    /// The general path: minijinja compiles the string (syntax errors) and lists its
+    /// undeclared variables; `nodes["id"]` lookups, which that list shows as bare `nodes`,
+    /// come from the scanner.
+    fn parsed_reads(&self, kind: TemplateKind, text: &'source str) -> Result<Vec<String>, String> {
+        let variables = match kind {
+            TemplateKind::Template => self.env.template_from_str(text).map(|t| t.undeclared_variables(true)),
+            TemplateKind::Expression => {
+                self.env.compile_expression(text).map(|e| e.undeclared_variables(true))
+            }
         }
+        .map_err(|err| syntax_message(&err))?;
+        let mut reads = Vec::with_capacity(variables.len());
+        for variable in variables {
+            let mut parts = variable.splitn(3, '.');
+            match (parts.next(), parts.next()) {
+                (Some("nodes"), Some(id)) => reads.push(format!("nodes.{id}")),
+                (Some("nodes"), None) => {
+                    let found = scan_node_refs(kind, text);
+                    let bracketed = found.iter().filter(|r| r.form == RefForm::Bracket);
+                    reads.extend(
+                        bracketed.filter_map(|r| text.get(r.id.clone())).map(|id| format!("nodes.{id}")),
+                    );
+                    reads.push(variable);
+                }
+                (Some(root), _) => reads.push(root.to_owned()),
+                (None, _) => {}
+            }
+        }
+        Ok(reads)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn parsed_reads_sorted(&self, kind: TemplateKind, text: &'source str) -> Vec<String> {
+        let mut reads = self.parsed_reads(kind, text).unwrap_or_default();
+        reads.sort_unstable();
+        reads.dedup();
+        reads
     }
 }
 
@@ -380,6 +414,8 @@ pub(crate) fn rewrite_node_refs(
     })
 }
 
+mod fast;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,13 +455,20 @@ mod tests {
     #[test]
     fn parser_reports_variables_and_syntax_errors() {
         let parser = TemplateParser::new();
-        let vars = parser.variables(TemplateKind::Template, "{{ nodes.a.output.x }} {{ input }}").unwrap();
-        assert!(vars.contains("nodes.a.output.x") && vars.contains("input"));
-        let vars = parser.variables(TemplateKind::Expression, "item.price * 2 > vars.limit").unwrap();
-        assert!(vars.contains("item.price") && vars.contains("vars.limit"));
-        assert!(parser.variables(TemplateKind::Template, "no tags at all").unwrap().is_empty());
-        let err = parser.variables(TemplateKind::Template, "{{ nodes.a ").unwrap_err();
+        let reads = parser
+            .reads(TemplateKind::Template, "{% if x %}{{ nodes.a.output.x }}{% endif %} {{ input }}")
+            .unwrap();
+        assert_eq!(reads, ["input", "nodes.a", "x"]);
+        let reads =
+            parser.reads(TemplateKind::Expression, "item.price * 2 > vars.limit + nodes['b-2'].n").unwrap();
+        assert_eq!(reads, ["item", "nodes", "nodes.b-2", "vars"]);
+        assert!(parser.reads(TemplateKind::Template, "no tags at all").unwrap().is_empty());
+        let err = parser.reads(TemplateKind::Template, "{{ nodes.a ").unwrap_err();
         assert!(err.contains("line 1"), "{err}");
-        assert!(parser.variables(TemplateKind::Expression, "a >").is_err());
+        assert!(parser.reads(TemplateKind::Expression, "a >").is_err());
+        assert!(
+            parser.reads(TemplateKind::Template, "{% for x in input %}{{ x }}{% endfor %}").unwrap()
+                == ["input"]
+        );
     }
 }

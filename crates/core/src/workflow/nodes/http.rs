@@ -78,18 +78,26 @@ fn default_max_bytes() -> u64 {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpResponseConfig {
     /// `json` (default), `text` or `binary`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub format: ResponseFormat,
     /// Larger responses fail the node (default 10 MiB, at most 100 MiB).
-    #[serde(default = "default_max_bytes")]
+    #[serde(default = "default_max_bytes", skip_serializing_if = "is_default_max_bytes")]
     pub max_bytes: u64,
     /// A status outside 200–299 fails the node (default); when off, it is output like any other.
-    #[serde(default = "yes")]
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub fail_on_status: bool,
+}
+
+fn is_default_max_bytes(value: &u64) -> bool {
+    *value == DEFAULT_HTTP_MAX_BYTES
 }
 
 fn yes() -> bool {
     true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 impl Default for HttpResponseConfig {

@@ -8,9 +8,7 @@ use super::analysis::Analysis;
 use super::structure::GraphIndex;
 use crate::workflow::graph::Graph;
 use crate::workflow::nodes::{LoopKind, NodeSpec};
-use crate::workflow::templates::{
-    LOOP_BODY_ROOTS, RefForm, TEMPLATE_FUNCTIONS, TemplateKind, TemplateParser, scan_node_refs,
-};
+use crate::workflow::templates::{LOOP_BODY_ROOTS, TEMPLATE_FUNCTIONS, TemplateParser};
 
 /// What the checks of one node's templates share.
 struct NodeScope<'a, 'g> {
@@ -35,12 +33,10 @@ pub(crate) fn check_templates(
         let mut scope = NodeScope { graph, index, analysis, node_idx, is_while, own_body: None };
         node.spec.visit_templates(|path, kind, text| {
             let full_path = || format!("nodes[{node_idx}].config.{path}");
-            match parser.variables(kind, text) {
+            match parser.reads(kind, text) {
                 Err(message) => issues.push("templateSyntax", full_path(), Some(&node.id), message),
-                Ok(variables) => {
-                    let mut variables: Vec<String> = variables.into_iter().collect();
-                    variables.sort_unstable();
-                    for message in scope.check(path, kind, text, &variables) {
+                Ok(reads) => {
+                    for message in scope.check(path, &reads) {
                         issues.push("templateReference", full_path(), Some(&node.id), message);
                     }
                 }
@@ -50,46 +46,31 @@ pub(crate) fn check_templates(
 }
 
 impl NodeScope<'_, '_> {
-    /// Messages for the variables of one string that do not exist where it runs.
-    fn check(&mut self, path: &str, kind: TemplateKind, text: &str, variables: &[String]) -> Vec<String> {
+    /// Messages for what one string reads (see [`TemplateParser::reads`]) that does not
+    /// exist where it runs.
+    fn check(&mut self, path: &str, reads: &[String]) -> Vec<String> {
         let mut messages = Vec::new();
-        let mut node_refs: Vec<&str> = Vec::new();
-        let mut dynamic = false;
         let in_while_condition = self.is_while && path == "condition";
-        for variable in variables {
-            let mut parts = variable.split('.');
-            let root = parts.next().unwrap_or_default();
-            match root {
-                "nodes" => match parts.next() {
-                    Some(id) => node_refs.push(id),
-                    None => dynamic = true,
-                },
-                "input" | "vars" => {}
+        for read in reads {
+            let (root, node_id) = match read.split_once('.') {
+                Some((root, id)) => (root, Some(id)),
+                None => (read.as_str(), None),
+            };
+            let message = match (root, node_id) {
+                // A bare `nodes` is a lookup by a computed name: checked when it runs.
+                ("nodes", None) | ("input" | "vars", _) => None,
+                ("nodes", Some(id)) => self.check_node_ref(id, in_while_condition),
                 _ if LOOP_BODY_ROOTS.contains(&root) => {
-                    let allowed = self.analysis.in_loop_body[self.node_idx] || (in_while_condition && root == "index");
-                    if !allowed {
-                        messages.push(format!("`{root}` is only defined inside a loop body"));
-                    }
+                    let allowed =
+                        self.analysis.in_loop_body[self.node_idx] || (in_while_condition && root == "index");
+                    (!allowed).then(|| format!("`{root}` is only defined inside a loop body"))
                 }
-                _ if TEMPLATE_FUNCTIONS.contains(&root) => {}
-                _ => messages.push(format!(
+                _ if TEMPLATE_FUNCTIONS.contains(&root) => None,
+                _ => Some(format!(
                     "unknown variable `{root}`: templates see `input`, `nodes`, `vars`, and `item` and `index` inside a loop body"
                 )),
-            }
-        }
-        if dynamic {
-            // `nodes["id"]` is invisible to the parser's variable list; the scanner finds it.
-            let found = scan_node_refs(kind, text);
-            node_refs.extend(
-                found.iter().filter(|r| r.form == RefForm::Bracket).filter_map(|r| text.get(r.id.clone())),
-            );
-        }
-        node_refs.sort_unstable();
-        node_refs.dedup();
-        for id in node_refs {
-            if let Some(message) = self.check_node_ref(id, in_while_condition) {
-                messages.push(message);
-            }
+            };
+            messages.extend(message);
         }
         messages
     }

@@ -90,9 +90,13 @@ impl<'g> GraphIndex<'g> {
                 continue;
             }
             let (source_spec, target_spec) = (&graph.nodes[source].spec, &graph.nodes[target].spec);
+            // Edges out of `end` or into `start` are reported once here and left out of the
+            // structure, where they would only add cycles and reachability noise.
+            let mut structural = true;
             if matches!(source_spec, NodeSpec::End(_)) {
                 let message = "an end node has no outputs";
                 issues.push("invalidEdge", format!("edges[{edge_idx}].source"), Some(&edge.source), message);
+                structural = false;
             } else if !has_output_port(source_spec, &edge.source_port) {
                 let ports: Vec<String> =
                     output_ports(source_spec).into_iter().map(|p| format!("`{p}`")).collect();
@@ -112,6 +116,7 @@ impl<'g> GraphIndex<'g> {
             if matches!(target_spec, NodeSpec::Start(_)) {
                 let message = "nothing may enter the start node";
                 issues.push("invalidEdge", format!("edges[{edge_idx}].target"), Some(&edge.target), message);
+                structural = false;
             } else if !has_input_port(target_spec, &edge.target_port) {
                 let inputs =
                     if matches!(target_spec, NodeSpec::Loop(_)) { "`in`, `continue`" } else { "`in`" };
@@ -123,6 +128,9 @@ impl<'g> GraphIndex<'g> {
                     Some(&edge.target),
                     message,
                 );
+            }
+            if !structural {
+                continue;
             }
             let loop_back = matches!(target_spec, NodeSpec::Loop(_)) && edge.target_port == CONTINUE_PORT;
             self.in_degree[target] += 1;
