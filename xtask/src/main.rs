@@ -25,11 +25,13 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(&root),
         Some("codegen") => codegen(&root),
         Some("e2e") => e2e(&root),
+        Some("bench") => bench(&root, &args[1..]),
         _ => {
             eprintln!("usage: cargo xtask <ci|codegen|e2e>");
             eprintln!("  ci       format, clippy, all tests (SQLite + PostgreSQL), bindings, end-to-end");
             eprintln!("  codegen  regenerate bindings/, bindings/openrpc.json and docs/errors.md");
             eprintln!("  e2e      build, start a server, run the Node client test and the examples");
+            eprintln!("  bench    criterion benchmarks (graph validation, patchGraph end to end); extra args go to criterion");
             std::process::exit(2);
         }
     }
@@ -117,6 +119,15 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     e2e(root)?;
     println!("\nci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// Runs the criterion benchmarks in the `bench` profile (release optimisation, no LTO).
+fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    step("benchmarks (see docs/benchmarks.md for the recorded figures)");
+    let mut command = cargo(root);
+    command.args(["bench", "--workspace", "--bench", "graph", "--bench", "patch_graph", "--"]);
+    command.args(extra);
+    run(&mut command)
 }
 
 fn codegen(root: &Path) -> anyhow::Result<()> {

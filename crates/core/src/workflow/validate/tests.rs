@@ -192,11 +192,8 @@ fn required_config_is_checked() {
     for (value, code, path) in cases {
         let mut graph = base();
         set(&mut graph, 1, value.clone());
-        match value["type"].as_str() {
-            Some("switch") => graph.edges[1].source_port = "default".into(),
-            Some("decision") => graph.edges[1].source_port = "true".into(),
-            _ => {}
-        }
+        // Leave through the node's first output port.
+        graph.edges[1].source_port = crate::workflow::output_ports(&graph.nodes[1].spec)[0].to_string();
         assert_eq!(issues(&graph), [(code.to_owned(), path.to_owned())], "{value}");
     }
 }
