@@ -242,6 +242,7 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     println!("weft serving at {}", server.url);
     run(npm(root, &["test"]).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/quickstart.sh")).env("WEFT_URL", &server.url))?;
+    run(Command::new("bash").arg(root.join("examples/workflows.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new(debug_bin(root, "weft-example-client")).env("WEFT_URL", &server.url))?;
     step("graceful shutdown on SIGTERM");
     server.stop()?;

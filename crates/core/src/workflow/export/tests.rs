@@ -9,21 +9,32 @@ fn graph_with_credentials() -> Graph {
     Graph {
         nodes: vec![
             node("start", json!({"type": "start", "config": {}})),
-            node("fetch", json!({"type": "http", "config": {
-                "url": "https://api.example/{{ input.id }}", "credentialId": "cred-1"
-            }})),
-            node("ask", json!({"type": "ai", "config": {
-                "model": "openai/gpt-4o-mini", "credentialId": "cred-2",
-                "prompt": "Summarise {{ nodes.fetch.output.body }} and {{ nodes['fetch'].output.status }}"
-            }})),
+            node(
+                "fetch",
+                json!({"type": "http", "config": {
+                    "url": "https://api.example/{{ input.id }}", "credentialId": "cred-1"
+                }}),
+            ),
+            node(
+                "ask",
+                json!({"type": "ai", "config": {
+                    "model": "openai/gpt-4o-mini", "credentialId": "cred-2",
+                    "prompt": "Summarise {{ nodes.fetch.output.body }} and {{ nodes['fetch'].output.status }}"
+                }}),
+            ),
             node("done", json!({"type": "end", "config": {"output": {"summary": "{{ nodes.ask.output }}"}}})),
         ],
-        edges: vec![edge("start", "out", "fetch", "in"), edge("fetch", "out", "ask", "in"), edge("ask", "out", "done", "in")],
+        edges: vec![
+            edge("start", "out", "fetch", "in"),
+            edge("fetch", "out", "ask", "in"),
+            edge("ask", "out", "done", "in"),
+        ],
     }
 }
 
 fn document() -> Value {
-    let export = WorkflowExport::new("Summaries", "Fetch and summarise", vec!["ai".into()], graph_with_credentials());
+    let export =
+        WorkflowExport::new("Summaries", "Fetch and summarise", vec!["ai".into()], graph_with_credentials());
     serde_json::to_value(export).unwrap()
 }
 
@@ -44,7 +55,8 @@ fn exports_carry_the_format_and_no_credentials() {
 #[test]
 fn import_assigns_new_ids_and_rewrites_edges_and_references() {
     let mut original = graph_with_credentials();
-    let mut value = serde_json::to_value(WorkflowExport::new("Summaries", "", vec![], original.clone())).unwrap();
+    let mut value =
+        serde_json::to_value(WorkflowExport::new("Summaries", "", vec![], original.clone())).unwrap();
     // A hand-edited file may still carry credentials: they are dropped on import as well.
     value["graph"]["nodes"][1]["config"]["credentialId"] = json!("cred-1");
     let mut imported = prepare_import(&value, &GraphLimits::default()).unwrap();
@@ -79,7 +91,10 @@ fn another_format_or_version_is_refused_precisely() {
     value["formatVersion"] = json!(2);
     let errors = prepare_import(&value, &GraphLimits::default()).unwrap_err();
     assert_eq!(errors.0.len(), 1);
-    assert_eq!((errors.0[0].path.as_str(), errors.0[0].code.as_str()), ("formatVersion", "unsupportedVersion"));
+    assert_eq!(
+        (errors.0[0].path.as_str(), errors.0[0].code.as_str()),
+        ("formatVersion", "unsupportedVersion")
+    );
 
     let mut value = document();
     value["format"] = json!("n8n");
@@ -104,22 +119,35 @@ fn import_errors_name_their_paths() {
     value["owner"] = json!("me");
     let errors = prepare_import(&value, &GraphLimits::default()).unwrap_err();
     let found: Vec<(&str, &str)> = errors.0.iter().map(|e| (e.path.as_str(), e.code.as_str())).collect();
-    assert_eq!(found, [
-        ("owner", "unknownField"),
-        ("name", "required"),
-        ("tags[1]", "required"),
-        ("graph.nodes[1].config.url", "invalidType"),
-        ("graph.edges[0].sourcePort", "invalidType"),
-    ]);
+    assert_eq!(
+        found,
+        [
+            ("owner", "unknownField"),
+            ("name", "required"),
+            ("tags[1]", "required"),
+            ("graph.nodes[1].config.url", "invalidType"),
+            ("graph.edges[0].sourcePort", "invalidType"),
+        ]
+    );
 }
 
 #[test]
 fn reassigning_drops_dangling_edges_and_keeps_unknown_references() {
     let mut graph = graph_with_credentials();
     graph.edges.push(edge("ask", "out", "n2", "in"));
-    graph.nodes[3] = node("done", json!({"type": "end", "config": {"output": "{{ nodes.ghost }} {{ nodes.ask }}"}}));
+    graph.nodes[3] =
+        node("done", json!({"type": "end", "config": {"output": "{{ nodes.ghost }} {{ nodes.ask }}"}}));
     let reassigned = reassign_ids(&graph);
     assert_eq!(reassigned.edges.len(), 3);
     let NodeSpec::End(end) = &reassigned.nodes[3].spec else { panic!("not an end node") };
     assert_eq!(end.output, Some(json!("{{ nodes.ghost }} {{ nodes.n3 }}")));
+}
+
+#[test]
+fn json_schemas_of_the_wire_types_can_be_generated() {
+    let schema = schemars::schema_for!(WorkflowExport).to_value();
+    assert_eq!(schema["properties"]["format"]["const"], "weft.workflow", "{schema}");
+    assert!(schema["$defs"]["Node"].is_object());
+    let report = schemars::schema_for!(crate::workflow::ValidationReport).to_value();
+    assert!(report["$defs"]["GraphIssue"].is_object());
 }

@@ -8,7 +8,7 @@ use super::analysis::Analysis;
 use super::structure::GraphIndex;
 use crate::workflow::graph::Graph;
 use crate::workflow::nodes::{LoopKind, NodeSpec};
-use crate::workflow::templates::{LOOP_BODY_ROOTS, TEMPLATE_FUNCTIONS, TemplateParser};
+use crate::workflow::templates::{LOOP_BODY_ROOTS, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, TemplateParser};
 
 /// What the checks of one node's templates share.
 struct NodeScope<'a, 'g> {
@@ -57,9 +57,9 @@ impl NodeScope<'_, '_> {
                 None => (read.as_str(), None),
             };
             let message = match (root, node_id) {
-                // A bare `nodes` is a lookup by a computed name: checked when it runs.
-                ("nodes", None) | ("input" | "vars", _) => None,
                 ("nodes", Some(id)) => self.check_node_ref(id, in_while_condition),
+                // A bare `nodes` is a lookup by a computed name: checked when it runs.
+                _ if TEMPLATE_ROOTS.contains(&root) => None,
                 _ if LOOP_BODY_ROOTS.contains(&root) => {
                     let allowed =
                         self.analysis.in_loop_body[self.node_idx] || (in_while_condition && root == "index");
