@@ -31,7 +31,9 @@ fn main() -> anyhow::Result<()> {
             eprintln!("  ci       format, clippy, all tests (SQLite + PostgreSQL), bindings, end-to-end");
             eprintln!("  codegen  regenerate bindings/, bindings/openrpc.json and docs/errors.md");
             eprintln!("  e2e      build, start a server, run the Node client test and the examples");
-            eprintln!("  bench    criterion benchmarks (graph validation, patchGraph end to end); extra args go to criterion");
+            eprintln!(
+                "  bench    criterion benchmarks (graph validation, patchGraph end to end); extra args go to criterion"
+            );
             std::process::exit(2);
         }
     }

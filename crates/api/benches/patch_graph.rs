@@ -24,8 +24,17 @@ struct Bench {
 
 async fn call(bench: &Bench, method: &str, params: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let answer: Value =
-        bench.http.post(format!("{}/rpc", bench.base)).bearer_auth(&bench.token).json(&body).send().await.unwrap().json().await.unwrap();
+    let answer: Value = bench
+        .http
+        .post(format!("{}/rpc", bench.base))
+        .bearer_auth(&bench.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(answer.get("error").is_none(), "{method}: {answer}");
     answer["result"].clone()
 }
@@ -47,12 +56,19 @@ async fn start(db: &TestDatabase, n_nodes: usize) -> Bench {
     tokio::spawn(async move {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
-    let mut bench = Bench { base: format!("http://{addr}"), token: String::new(), workflow_id: String::new(), http: reqwest::Client::new() };
+    let mut bench = Bench {
+        base: format!("http://{addr}"),
+        token: String::new(),
+        workflow_id: String::new(),
+        http: reqwest::Client::new(),
+    };
     let session = call(&bench, "auth.register", json!({"email": "bench@example.com", "password": "violet-Tangerine-88-harbour", "displayName": "Bench"})).await;
     bench.token = session["accessToken"].as_str().unwrap().to_owned();
     let project = call(&bench, "project.create", json!({"name": "Bench"})).await;
     let graph = serde_json::to_value(sample_graph(n_nodes)).unwrap();
-    let created = call(&bench, "workflow.create", json!({"projectId": project["id"], "name": "Big", "graph": graph})).await;
+    let created =
+        call(&bench, "workflow.create", json!({"projectId": project["id"], "name": "Big", "graph": graph}))
+            .await;
     assert_eq!(created["validation"]["valid"], true);
     bench.workflow_id = created["workflow"]["id"].as_str().unwrap().to_owned();
     bench

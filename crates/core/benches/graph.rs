@@ -9,7 +9,9 @@ fn graph_benches(c: &mut Criterion) {
     for n_nodes in [200, 2_000] {
         let graph = sample_graph(n_nodes);
         let json = serde_json::to_value(&graph).unwrap();
-        c.bench_function(&format!("validate/{n_nodes}_nodes"), |b| b.iter(|| validate(std::hint::black_box(&graph), &limits)));
+        c.bench_function(&format!("validate/{n_nodes}_nodes"), |b| {
+            b.iter(|| validate(std::hint::black_box(&graph), &limits))
+        });
         c.bench_function(&format!("parse_graph/{n_nodes}_nodes"), |b| {
             b.iter(|| parse_graph(std::hint::black_box(&json), &limits).unwrap())
         });

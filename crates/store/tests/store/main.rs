@@ -14,3 +14,4 @@ mod refresh;
 mod sessions;
 mod tickets;
 mod users;
+mod workflows;
