@@ -16,6 +16,7 @@ import {
   RpcError,
   subscribeEvents,
   type AuthSession,
+  type Graph,
   type EventMeta,
   type EventSubscription,
   type SubscriptionEnd,
@@ -192,6 +193,39 @@ test("Weft client end-to-end", { timeout: 120_000 }, async (t: TestContext) => {
       assert.equal(first.meta.type.length > 0, true);
       assert.ok(subscription);
       assert.equal(subscription.state, "open");
+    });
+
+    await step("a project and a workflow: create, patch with expectedVersion, stale patch conflicts", async () => {
+      const project = await within(client.project.create({ name: "E2E project" }), "project.create");
+      assert.equal(project.myRole, "OWNER");
+      const graph: Graph = {
+        nodes: [
+          { id: "start", name: "Start", type: "start", position: { x: 0, y: 0 }, config: {} },
+          { id: "done", name: "Done", type: "end", position: { x: 200, y: 0 }, config: { output: "{{ input }}" } },
+        ],
+        edges: [{ source: "start", sourcePort: "out", target: "done", targetPort: "in" }],
+      };
+      const created = await within(
+        client.workflow.create({ projectId: project.id, name: "E2E workflow", graph }),
+        "workflow.create",
+      );
+      assert.equal(created.validation.valid, true);
+      const saved = await within(
+        client.workflow.patchGraph({
+          workflowId: created.workflow.id,
+          expectedVersion: created.workflow.currentVersion,
+          patch: [{ op: "replace", path: "/nodes/1/name", value: "Finish" }],
+        }),
+        "workflow.patchGraph",
+      );
+      assert.equal(saved.workflow.currentVersion, created.workflow.currentVersion + 1);
+      const stale = await rejectsWithCode(
+        client.workflow.patchGraph({ workflowId: created.workflow.id, expectedVersion: 1, patch: [] }),
+        ErrorCodes.CONFLICT,
+        "a stale workflow.patchGraph",
+      );
+      const conflict = stale.dataOf("conflict");
+      assert.equal(conflict?.currentVersion, saved.workflow.currentVersion);
     });
 
     await step("refresh rotates tokens; reusing the old refresh token fails", async () => {
