@@ -541,15 +541,15 @@ export type HttpResponseConfig = {
 /**
  * `json` (default), `text` or `binary`.
  */
-format: ResponseFormat, 
+format?: ResponseFormat, 
 /**
  * Larger responses fail the node (default 10 MiB, at most 100 MiB).
  */
-maxBytes: number, 
+maxBytes?: number, 
 /**
  * A status outside 200–299 fails the node (default); when off, it is output like any other.
  */
-failOnStatus: boolean, };
+failOnStatus?: boolean, };
 
 /**
  * Params of `workflow.import`.

@@ -36,6 +36,8 @@ pub struct ApiConfig {
     pub invitation_ttl: Duration,
     /// Size limits on workflow graphs.
     pub graph_limits: weft_core::workflow::GraphLimits,
+    /// Parsed workflow graphs kept in memory (0 disables the cache).
+    pub graph_cache_entries: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
 }
@@ -59,6 +61,7 @@ impl ApiConfig {
             registrations_per_ip_per_hour: 20,
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             graph_limits: weft_core::workflow::GraphLimits::default(),
+            graph_cache_entries: 32,
             trust_forwarded_for: false,
         }
     }
@@ -72,6 +75,7 @@ struct Inner {
     config: ApiConfig,
     registry: Registry,
     openrpc: serde_json::Value,
+    graphs: crate::graph_cache::GraphCache,
     shutdown: CancellationToken,
 }
 
@@ -93,6 +97,7 @@ impl AppState {
         let passwords = PasswordHasher::owasp()?;
         let registry = crate::routers::registry();
         let openrpc = crate::codegen::openrpc_document(&registry);
+        let graphs = crate::graph_cache::GraphCache::new(config.graph_cache_entries);
         Ok(Self(Arc::new(Inner {
             store,
             bus,
@@ -101,6 +106,7 @@ impl AppState {
             config,
             registry,
             openrpc,
+            graphs,
             shutdown: CancellationToken::new(),
         })))
     }
@@ -138,6 +144,11 @@ impl AppState {
     /// The OpenRPC document served by `rpc.discover`.
     pub fn openrpc_document(&self) -> &serde_json::Value {
         &self.0.openrpc
+    }
+
+    /// Parsed workflow graphs by workflow and version.
+    pub fn graphs(&self) -> &crate::graph_cache::GraphCache {
+        &self.0.graphs
     }
 
     /// Cancelled when the server shuts down: long-lived streams and sockets end on it.

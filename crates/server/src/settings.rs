@@ -96,6 +96,8 @@ pub struct Settings {
     pub max_graph_nodes: usize,
     /// `WEFT_MAX_NODE_CONFIG_BYTES`: largest config of one node.
     pub max_node_config_bytes: usize,
+    /// `WEFT_GRAPH_CACHE_ENTRIES`: parsed workflow graphs kept in memory (0 disables).
+    pub graph_cache_entries: usize,
     /// `WEFT_TRUST_FORWARDED_FOR`: take client addresses from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     /// `WEFT_SHUTDOWN_TIMEOUT`: how long in-flight requests may take after a signal.
@@ -138,6 +140,7 @@ impl Default for Settings {
             invitation_ttl: api.invitation_ttl,
             max_graph_nodes: api.graph_limits.max_nodes,
             max_node_config_bytes: api.graph_limits.max_config_bytes,
+            graph_cache_entries: api.graph_cache_entries,
             trust_forwarded_for: false,
             shutdown_timeout: Duration::from_secs(30),
         }
@@ -231,6 +234,7 @@ impl Settings {
                 ..weft_core::workflow::GraphLimits::default()
             }
             .normalized(),
+            graph_cache_entries: self.graph_cache_entries,
             trust_forwarded_for: self.trust_forwarded_for,
         }
     }

@@ -193,8 +193,49 @@ both!(json_patch_edits_and_bad_patches, |app| {
         )
         .await;
     assert_eq!(expect_error(stale, -32009, "conflict")["currentVersion"], 2);
+    let bad_edge = json!([{"op": "add", "path": "/edges/-", "value": {"source": "start", "sourcePort": "out", "target": "done", "targetPort": "in", "weight": 3}}]);
+    let refused = app
+        .call::<Value>(
+            "workflow.patchGraph",
+            json!({"workflowId": s.workflow_id, "expectedVersion": 2, "patch": bad_edge}),
+            token,
+        )
+        .await;
+    assert_eq!(expect_error(refused, -32022, "validation")["fields"][0]["path"], "graph.edges[2].weight");
+
+    // After refused patches, later ones still apply to the right document: adding a node
+    // (the whole graph is parsed again) and then editing it (only that node is).
+    let new_node = json!({"id": "extra", "name": "Extra", "type": "transform", "position": {"x": 1, "y": 1}, "config": {"output": "{{ input }}"}});
+    let add = json!([{"op": "add", "path": "/nodes/-", "value": new_node}, {"op": "add", "path": "/edges/-", "value": {"source": "shape", "sourcePort": "out", "target": "extra", "targetPort": "in"}}]);
+    let saved: Value = app
+        .call(
+            "workflow.patchGraph",
+            json!({"workflowId": s.workflow_id, "expectedVersion": 2, "patch": add}),
+            token,
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved["workflow"]["currentVersion"], 3);
+    let edit =
+        json!([{"op": "replace", "path": "/nodes/3/config/output", "value": "{{ nodes.shape.output }}"}]);
+    let saved: Value = app
+        .call(
+            "workflow.patchGraph",
+            json!({"workflowId": s.workflow_id, "expectedVersion": 3, "patch": edit}),
+            token,
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved["validation"]["valid"], true, "{}", saved["validation"]);
+    let got: Value = app
+        .call("workflow.getVersion", json!({"workflowId": s.workflow_id, "version": 4}), token)
+        .await
+        .unwrap();
+    assert_eq!(got["graph"]["nodes"][3]["config"]["output"], "{{ nodes.shape.output }}");
+    assert_eq!(got["graph"]["nodes"][1]["config"]["output"]["greeting"], "Hi {{ input.name }}");
+    assert_eq!(got["graph"]["edges"].as_array().unwrap().len(), 3);
     let got: Value = app.call("workflow.get", json!({"workflowId": s.workflow_id}), token).await.unwrap();
-    assert_eq!(got["workflow"]["currentVersion"], 2, "refused patches changed nothing");
+    assert_eq!(got["workflow"]["currentVersion"], 4);
 });
 
 both!(versions_restore_publish_and_filters, |app| {

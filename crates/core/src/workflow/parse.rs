@@ -29,6 +29,41 @@ pub fn parse_graph(value: &Value, limits: &GraphLimits) -> Result<Graph, Validat
     }
 }
 
+/// Re-parses only `nodes[index]` of a graph document, with the same rules and paths as
+/// [`parse_graph`]. For incremental edits: the caller keeps the other, unchanged nodes.
+pub fn parse_node_in(graph: &Value, index: usize, limits: &GraphLimits) -> Result<Node, ValidationErrors> {
+    let mut errors = ErrorSink::default();
+    let path = format!("nodes[{index}]");
+    let node = match graph.get("nodes").and_then(|nodes| nodes.get(index)) {
+        Some(raw) => parse_node(raw, &path, limits, &mut errors),
+        None => {
+            errors.push(path, "required", "is required");
+            None
+        }
+    };
+    match node {
+        Some(node) if errors.0.is_empty() => Ok(node),
+        _ => Err(ValidationErrors(errors.0)),
+    }
+}
+
+/// Re-parses only the `edges` of a graph document, with the same rules and paths as
+/// [`parse_graph`].
+pub fn parse_edges_in(graph: &Value, limits: &GraphLimits) -> Result<Vec<Edge>, ValidationErrors> {
+    let mut errors = ErrorSink::default();
+    let raw = expect_array(graph.get("edges"), "edges", limits.max_edges, &mut errors);
+    let edges: Vec<Edge> = raw
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter_map(|(idx, raw)| deserialize_at(raw, &format!("edges[{idx}]"), &mut errors))
+        .collect();
+    match raw {
+        Some(raw) if errors.0.is_empty() && edges.len() == raw.len() => Ok(edges),
+        _ => Err(ValidationErrors(errors.0)),
+    }
+}
+
 /// Collects field errors, up to [`MAX_REPORTED_ERRORS`].
 #[derive(Debug, Default)]
 pub(crate) struct ErrorSink(pub(crate) Vec<FieldError>);

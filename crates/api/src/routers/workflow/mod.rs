@@ -7,7 +7,10 @@ use weft_core::workflow::{self as wf, Graph, ValidationReport, WorkflowExport};
 use weft_core::{FieldError, ProjectRole, Role, ValidationErrors, WorkflowId};
 use weft_store::{NewVersion, NewWorkflow, SaveOutcome, WorkflowChanges, WorkflowQuery};
 
+use std::sync::Arc;
+
 use crate::error::{ApiError, InternalError};
+use crate::graph_cache::CachedGraph;
 use crate::routers::auth::types::EmptyParams;
 use crate::routers::common::{self, require_project};
 use crate::rpc::{Access, CallContext, Procedure, Registry};
@@ -60,16 +63,75 @@ fn internal(context: &'static str) -> impl FnOnce(serde_json::Error) -> ApiError
     move |e| ApiError::Internal(InternalError::new(context, e))
 }
 
-/// A stored version's graph (trusted: it was parsed before it was saved).
-async fn load_graph(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Graph, ApiError> {
+/// A stored version's document and graph, from the cache or the database (trusted: it was
+/// parsed before it was saved). What is loaded is cached on the way.
+async fn load_entry(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Arc<CachedGraph>, ApiError> {
+    if let Some(entry) = ctx.state.graphs().get(id, version) {
+        return Ok(entry);
+    }
     let stored = ctx
         .state
         .store()
         .get_version(id, version)
         .await?
         .ok_or(ApiError::NotFound { resource: "version" })?;
-    serde_json::from_str(stored.graph.as_deref().unwrap_or_default())
-        .map_err(internal("stored graph is unreadable"))
+    let text = stored.graph.as_deref().unwrap_or_default();
+    let document: serde_json::Value =
+        serde_json::from_str(text).map_err(internal("stored graph is unreadable"))?;
+    let graph: Graph = serde_json::from_str(text).map_err(internal("stored graph is unreadable"))?;
+    let entry = CachedGraph { version, document, graph };
+    ctx.state.graphs().put(id, entry.clone());
+    Ok(Arc::new(entry))
+}
+
+/// A stored version's graph.
+async fn load_graph(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Graph, ApiError> {
+    Ok(load_entry(ctx, id, version).await?.graph.clone())
+}
+
+/// Which parts of the graph document a patch can have changed.
+enum Touched {
+    /// Only these nodes (none added or removed) and, if `edges`, the edge list.
+    Parts { nodes: std::collections::BTreeSet<usize>, edges: bool },
+    /// Anything else: the whole document must be parsed again.
+    Everything,
+}
+
+fn touched(operations: &[json_patch::PatchOperation]) -> Touched {
+    use json_patch::PatchOperation as Op;
+    let mut nodes = std::collections::BTreeSet::new();
+    let mut edges = false;
+    for operation in operations {
+        let (path, whole_node_ok) = match operation {
+            Op::Test(_) => continue,
+            Op::Replace(op) => (op.path.to_string(), true),
+            Op::Add(op) => (op.path.to_string(), false),
+            Op::Remove(op) => (op.path.to_string(), false),
+            Op::Move(_) | Op::Copy(_) => return Touched::Everything,
+        };
+        let mut parts = path.split('/').skip(1);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("edges"), _, _) => edges = true,
+            (Some("nodes"), Some(index), rest) => match index.parse::<usize>() {
+                Ok(index) if rest.is_some() || whole_node_ok => {
+                    nodes.insert(index);
+                }
+                _ => return Touched::Everything,
+            },
+            _ => return Touched::Everything,
+        }
+    }
+    Touched::Parts { nodes, edges }
+}
+
+fn prefixed(prefix: &str, errors: ValidationErrors) -> ApiError {
+    ApiError::Validation(ValidationErrors(
+        errors
+            .0
+            .into_iter()
+            .map(|e| FieldError::new(join_path(prefix, &e.path), e.code, e.message))
+            .collect(),
+    ))
 }
 
 /// Parses an untrusted graph; errors carry paths under `prefix` (`graph.nodes[3].config.url`).
@@ -129,20 +191,29 @@ fn report(ctx: &CallContext, graph: &Graph) -> ValidationReport {
     wf::validate(graph, &ctx.state.config().graph_limits)
 }
 
-/// Saves `graph` as the version after `expected_version`.
+/// Saves `graph` as the version after `expected_version`; `document` (the JSON the graph
+/// was parsed from, when at hand) is cached for the next edit.
 async fn save(
     ctx: &CallContext,
     id: WorkflowId,
     expected_version: i32,
-    graph: &Graph,
+    graph: Graph,
+    document: Option<serde_json::Value>,
     message: String,
 ) -> Result<SaveResult, ApiError> {
     let caller = ctx.caller()?;
-    let validation = report(ctx, graph);
-    let text = serde_json::to_string(graph).map_err(internal("failed to serialise graph"))?;
+    let validation = report(ctx, &graph);
+    let text = serde_json::to_string(&graph).map_err(internal("failed to serialise graph"))?;
     let new = NewVersion { expected_version, graph: text, author_id: caller.user_id, message };
     match ctx.state.store().save_version(id, new, Utc::now()).await? {
-        SaveOutcome::Saved(workflow) => Ok(SaveResult { workflow: workflow.into(), validation }),
+        SaveOutcome::Saved(workflow) => {
+            if let Some(document) = document {
+                ctx.state
+                    .graphs()
+                    .put(id, CachedGraph { version: workflow.current_version, document, graph });
+            }
+            Ok(SaveResult { workflow: workflow.into(), validation })
+        }
         SaveOutcome::Conflict { current_version } => Err(ApiError::StaleVersion { current_version }),
         SaveOutcome::NotFound => Err(ApiError::NotFound { resource: "workflow" }),
     }
@@ -234,8 +305,12 @@ impl Procedure for Get {
 
     async fn call(ctx: CallContext, params: WorkflowRef) -> Result<WorkflowDetail, ApiError> {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
-        let graph = load_graph(&ctx, workflow.id, workflow.current_version).await?;
-        Ok(WorkflowDetail { validation: report(&ctx, &graph), graph, workflow: workflow.into() })
+        let entry = load_entry(&ctx, workflow.id, workflow.current_version).await?;
+        Ok(WorkflowDetail {
+            validation: report(&ctx, &entry.graph),
+            graph: entry.graph.clone(),
+            workflow: workflow.into(),
+        })
     }
 }
 
@@ -312,6 +387,7 @@ impl Procedure for Delete {
         if !ctx.state.store().delete_workflow(params.workflow_id).await? {
             return Err(ApiError::NotFound { resource: "workflow" });
         }
+        ctx.state.graphs().remove(params.workflow_id);
         Ok(WorkflowIdResult { workflow_id: params.workflow_id })
     }
 }
@@ -370,7 +446,7 @@ impl Procedure for SaveGraph {
         let message = message(&mut errors, params.message.as_deref(), "saved");
         errors.into_result()?;
         let graph = parse_graph(&ctx, &params.graph, "graph")?;
-        save(&ctx, workflow.id, params.expected_version, &graph, message).await
+        save(&ctx, workflow.id, params.expected_version, graph, Some(params.graph), message).await
     }
 }
 
@@ -402,15 +478,12 @@ impl Procedure for PatchGraph {
             }
         }
         errors.into_result()?;
-        let stored = ctx
-            .state
-            .store()
-            .get_version(workflow.id, workflow.current_version)
-            .await?
-            .ok_or(ApiError::NotFound { resource: "version" })?;
-        let mut document: serde_json::Value =
-            serde_json::from_str(stored.graph.as_deref().unwrap_or_default())
-                .map_err(internal("stored graph is unreadable"))?;
+        let limits = ctx.state.config().graph_limits;
+        let entry = match ctx.state.graphs().take(workflow.id, workflow.current_version) {
+            Some(entry) => entry,
+            None => (*load_entry(&ctx, workflow.id, workflow.current_version).await?).clone(),
+        };
+        let CachedGraph { mut document, graph, .. } = entry;
         if let Err(e) = json_patch::patch(&mut document, &operations) {
             return Err(ApiError::field(
                 &format!("patch[{}]", e.operation),
@@ -418,8 +491,26 @@ impl Procedure for PatchGraph {
                 &e.kind.to_string(),
             ));
         }
-        let graph = parse_graph(&ctx, &document, "graph")?;
-        save(&ctx, workflow.id, params.expected_version, &graph, message).await
+        let node_count = document.get("nodes").and_then(|n| n.as_array()).map(Vec::len);
+        let graph = match touched(&operations) {
+            // Only some nodes or the edges changed: parse just those, keep the rest.
+            Touched::Parts { nodes, edges } if node_count == Some(graph.nodes.len()) => {
+                let mut graph = graph;
+                for index in nodes {
+                    let node =
+                        wf::parse_node_in(&document, index, &limits).map_err(|e| prefixed("graph", e))?;
+                    if let Some(slot) = graph.nodes.get_mut(index) {
+                        *slot = node;
+                    }
+                }
+                if edges {
+                    graph.edges = wf::parse_edges_in(&document, &limits).map_err(|e| prefixed("graph", e))?;
+                }
+                graph
+            }
+            _ => parse_graph(&ctx, &document, "graph")?,
+        };
+        save(&ctx, workflow.id, params.expected_version, graph, Some(document), message).await
     }
 }
 
@@ -507,8 +598,17 @@ impl Procedure for Restore {
         if expected != workflow.current_version {
             return Err(ApiError::StaleVersion { current_version: workflow.current_version });
         }
-        let graph = load_graph(&ctx, workflow.id, params.version).await?;
-        save(&ctx, workflow.id, expected, &graph, format!("restored version {}", params.version)).await
+        let entry = load_entry(&ctx, workflow.id, params.version).await?;
+        let (graph, document) = (entry.graph.clone(), entry.document.clone());
+        save(
+            &ctx,
+            workflow.id,
+            expected,
+            graph,
+            Some(document),
+            format!("restored version {}", params.version),
+        )
+        .await
     }
 }
 
