@@ -2,6 +2,7 @@
 //! HTTP against the real router (`cargo xtask bench`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -54,6 +55,7 @@ async fn start(db: &TestDatabase, n_nodes: usize) -> Bench {
     let addr = listener.local_addr().unwrap();
     let app = weft_api::http::router(state);
     tokio::spawn(async move {
+        let listener = listener.tap_io(|tcp| tcp.set_nodelay(true).unwrap());
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
     });
     let mut bench = Bench {

@@ -1,5 +1,6 @@
 //! Building the application from settings, serving it, and shutting it down gracefully.
 
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -58,7 +59,13 @@ impl Application {
         let shutdown = state.shutdown_token().clone();
         let app = weft_api::http::router(state.clone());
         tracing::info!(%addr, backend = ?state.store().backend(), "weft listening");
-        let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // Small JSON-RPC answers must not wait for delayed ACKs (Nagle's algorithm).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown({
                 let shutdown = shutdown.clone();
                 async move {

@@ -98,8 +98,10 @@ impl Store {
         if let Some(dir) = filename.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             create_dir(dir)?;
         }
+        // A local file cannot drop a connection the way a network can: no ping before use.
         let write_pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.clone())
             .await
@@ -109,6 +111,7 @@ impl Store {
             })?;
         let read_pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(base.read_only(true).create_if_missing(false));
         Ok(Store {

@@ -1,5 +1,6 @@
 //! Spawning a real server with a fresh database, and small clients for it.
 
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -123,6 +124,7 @@ impl TestApp {
         let app = weft_api::http::router(state.clone());
         let stopped = stop.clone();
         tokio::spawn(async move {
+            let listener = listener.tap_io(|tcp| tcp.set_nodelay(true).unwrap());
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move { stopped.cancelled().await })
                 .await
