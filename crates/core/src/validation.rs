@@ -76,6 +76,51 @@ pub fn text_length(path: &str, value: &str, min: usize, max: usize) -> Result<()
     Ok(())
 }
 
+/// `prefix.name`, `prefix[3]`, or `name` alone when the prefix is empty.
+pub fn join_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else if name.is_empty() {
+        prefix.to_owned()
+    } else if name.starts_with('[') {
+        format!("{prefix}{name}")
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// Turns a serde error (with the path serde_path_to_error tracked) into a field error whose
+/// path names the offending field itself, also for missing and unknown fields, which serde
+/// names only in its message. Paths start under `prefix`.
+pub fn from_serde_error(prefix: &str, err: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let inner_path = err.path().to_string();
+    let parent = if inner_path == "." { prefix.to_owned() } else { join_path(prefix, &inner_path) };
+    let message = err.inner().to_string();
+    // serde_json appends " at line L column C"; the path already says where.
+    let message = message.rfind(" at line ").map_or(message.as_str(), |idx| &message[..idx]);
+    let quoted = |lead: &str| message.strip_prefix(lead).and_then(|rest| rest.split('`').next());
+    if let Some(name) = quoted("missing field `") {
+        return FieldError::new(join_path(&parent, name), "required", "is required");
+    }
+    if let Some(name) = quoted("unknown field `") {
+        // serde_path_to_error's path usually ends with the unknown field already.
+        let path = if parent == name || parent.ends_with(&format!(".{name}")) {
+            parent
+        } else {
+            join_path(&parent, name)
+        };
+        return FieldError::new(path, "unknownField", "is not a known field");
+    }
+    let code = if message.starts_with("invalid type") {
+        "invalidType"
+    } else if message.starts_with("invalid value") || message.starts_with("unknown variant") {
+        "invalidValue"
+    } else {
+        "invalid"
+    };
+    FieldError::new(parent, code, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

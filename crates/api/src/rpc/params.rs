@@ -17,46 +17,8 @@ pub(crate) fn parse_params<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, 
         )]));
     }
     let mut deserializer = serde_json::Deserializer::from_str(raw);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let parent = err.path().to_string();
-        let parent = if parent == "." { String::new() } else { parent };
-        ApiError::InvalidParams(vec![field_error(parent, &err.inner().to_string())])
-    })
-}
-
-/// Rewrites serde's messages so that missing and unknown fields name their own path.
-fn field_error(parent: String, message: &str) -> FieldError {
-    let message = strip_position(message);
-    let join = |name: &str| if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
-    if let Some(name) = quoted_name(message, "missing field `") {
-        return FieldError::new(join(name), "required", "is required");
-    }
-    if let Some(name) = quoted_name(message, "unknown field `") {
-        // serde_path_to_error already ends the path with the unknown field.
-        let path =
-            if parent == name || parent.ends_with(&format!(".{name}")) { parent.clone() } else { join(name) };
-        return FieldError::new(path, "unknownField", "is not a known field");
-    }
-    let code = if message.starts_with("invalid type") {
-        "invalidType"
-    } else if message.starts_with("invalid value") || message.starts_with("unknown variant") {
-        "invalidValue"
-    } else {
-        "invalid"
-    };
-    FieldError::new(parent, code, message)
-}
-
-fn quoted_name<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
-    message.strip_prefix(prefix).and_then(|rest| rest.split('`').next())
-}
-
-/// serde_json appends " at line L column C"; the path already says where.
-fn strip_position(message: &str) -> &str {
-    match message.rfind(" at line ") {
-        Some(idx) => &message[..idx],
-        None => message,
-    }
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|err| ApiError::InvalidParams(vec![weft_core::validation::from_serde_error("", &err)]))
 }
 
 #[cfg(test)]

@@ -280,36 +280,9 @@ pub(crate) fn deserialize_at<T: DeserializeOwned>(
     }
 }
 
-/// Turns a serde error into a field error whose path names the offending field itself,
-/// also for missing and unknown fields (serde names those in the message only).
+/// See [`crate::validation::from_serde_error`].
 pub(crate) fn serde_error(prefix: &str, err: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
-    let inner_path = err.path().to_string();
-    let parent = if inner_path == "." { prefix.to_owned() } else { join(prefix, &inner_path) };
-    let message = err.inner().to_string();
-    let message = message.rfind(" at line ").map_or(message.as_str(), |idx| &message[..idx]);
-    if let Some(name) = quoted(message, "missing field `") {
-        return FieldError::new(join(&parent, name), "required", "is required");
-    }
-    if let Some(name) = quoted(message, "unknown field `") {
-        let path = if parent == name || parent.ends_with(&format!(".{name}")) {
-            parent
-        } else {
-            join(&parent, name)
-        };
-        return FieldError::new(path, "unknownField", "is not a known field");
-    }
-    let code = if message.starts_with("invalid type") {
-        "invalidType"
-    } else if message.starts_with("invalid value") || message.starts_with("unknown variant") {
-        "invalidValue"
-    } else {
-        "invalid"
-    };
-    FieldError::new(parent, code, message)
-}
-
-fn quoted<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
-    message.strip_prefix(prefix).and_then(|rest| rest.split('`').next())
+    crate::validation::from_serde_error(prefix, err)
 }
 
 #[cfg(test)]

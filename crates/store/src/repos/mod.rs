@@ -6,3 +6,20 @@ pub mod projects;
 pub mod sessions;
 pub mod users;
 pub mod workflows;
+
+/// Splits rows fetched with `LIMIT limit + 1` into the page and the cursor of the next one
+/// (the id of the page's last row), `None` on the last page.
+pub(crate) fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u64,
+    id: impl Fn(&T) -> uuid::Uuid,
+) -> (Vec<T>, Option<uuid::Uuid>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let cursor = rows.last().map(&id);
+        (rows, cursor)
+    } else {
+        (rows, None)
+    }
+}

@@ -150,18 +150,13 @@ impl Store {
             find = find.filter(projects::Column::Id.lt(after));
         }
         let limit = Ord::max(query.limit, 1);
-        let mut rows = find
+        let rows = find
             .order_by_desc(projects::Column::Id)
             .limit(limit + 1)
             .all(&self.read)
             .await
             .context("failed to list projects")?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| r.id)
-        } else {
-            None
-        };
+        let (rows, next_cursor) = crate::repos::split_page(rows, limit, |r| r.id);
         let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
         let roles: HashMap<uuid::Uuid, String> = project_members::Entity::find()
             .filter(project_members::Column::UserId.eq(user.0))

@@ -242,18 +242,13 @@ impl Store {
             find = find.filter(workflows::Column::Id.lt(after));
         }
         let limit = Ord::max(query.limit, 1);
-        let mut rows = find
+        let rows = find
             .order_by_desc(workflows::Column::Id)
             .limit(limit + 1)
             .all(&self.read)
             .await
             .context("failed to list workflows")?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| r.id)
-        } else {
-            None
-        };
+        let (rows, next_cursor) = crate::repos::split_page(rows, limit, |r| r.id);
         let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
         let mut tags = self.tags_of(&ids).await?;
         let items = rows

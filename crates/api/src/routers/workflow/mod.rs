@@ -3,6 +3,7 @@
 pub mod types;
 
 use chrono::Utc;
+use weft_core::validation::join_path;
 use weft_core::workflow::{self as wf, Graph, ValidationReport, WorkflowExport};
 use weft_core::{FieldError, ProjectRole, Role, ValidationErrors, WorkflowId};
 use weft_store::{NewVersion, NewWorkflow, SaveOutcome, WorkflowChanges, WorkflowQuery};
@@ -145,15 +146,6 @@ fn parse_graph(ctx: &CallContext, value: &serde_json::Value, prefix: &str) -> Re
                 .collect(),
         ))
     })
-}
-
-fn join_path(prefix: &str, path: &str) -> String {
-    match (prefix.is_empty(), path.is_empty()) {
-        (true, _) => path.to_owned(),
-        (false, true) => prefix.to_owned(),
-        (false, false) if path.starts_with('[') => format!("{prefix}{path}"),
-        (false, false) => format!("{prefix}.{path}"),
-    }
 }
 
 fn check_tags(errors: &mut ValidationErrors, tags: &[String]) -> Vec<String> {
