@@ -60,6 +60,26 @@ async fn require_workflow(
     Ok(workflow)
 }
 
+/// An edit based on `expected` applies only if that is still the current version; the
+/// store checks again inside the write's transaction.
+fn check_current(workflow: &weft_store::Workflow, expected: i32) -> Result<(), ApiError> {
+    if workflow.current_version != expected {
+        return Err(ApiError::StaleVersion { current_version: workflow.current_version });
+    }
+    Ok(())
+}
+
+/// The workflow, if the caller may edit it and `expected` is its current version.
+async fn require_editable(
+    ctx: &CallContext,
+    id: WorkflowId,
+    expected: i32,
+) -> Result<weft_store::Workflow, ApiError> {
+    let workflow = require_workflow(ctx, id, ProjectRole::Editor).await?;
+    check_current(&workflow, expected)?;
+    Ok(workflow)
+}
+
 fn internal(context: &'static str) -> impl FnOnce(serde_json::Error) -> ApiError {
     move |e| ApiError::Internal(InternalError::new(context, e))
 }
@@ -430,10 +450,7 @@ impl Procedure for SaveGraph {
     type Output = SaveResult;
 
     async fn call(ctx: CallContext, params: SaveGraphParams) -> Result<SaveResult, ApiError> {
-        let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Editor).await?;
-        if workflow.current_version != params.expected_version {
-            return Err(ApiError::StaleVersion { current_version: workflow.current_version });
-        }
+        let workflow = require_editable(&ctx, params.workflow_id, params.expected_version).await?;
         let mut errors = ValidationErrors::new();
         let message = message(&mut errors, params.message.as_deref(), "saved");
         errors.into_result()?;
@@ -452,10 +469,7 @@ impl Procedure for PatchGraph {
     type Output = SaveResult;
 
     async fn call(ctx: CallContext, params: PatchGraphParams) -> Result<SaveResult, ApiError> {
-        let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Editor).await?;
-        if workflow.current_version != params.expected_version {
-            return Err(ApiError::StaleVersion { current_version: workflow.current_version });
-        }
+        let workflow = require_editable(&ctx, params.workflow_id, params.expected_version).await?;
         let mut errors = ValidationErrors::new();
         let message = message(&mut errors, params.message.as_deref(), "edited");
         let mut operations = Vec::with_capacity(params.patch.len());
@@ -587,9 +601,7 @@ impl Procedure for Restore {
     async fn call(ctx: CallContext, params: RestoreParams) -> Result<SaveResult, ApiError> {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Editor).await?;
         let expected = params.expected_version.unwrap_or(workflow.current_version);
-        if expected != workflow.current_version {
-            return Err(ApiError::StaleVersion { current_version: workflow.current_version });
-        }
+        check_current(&workflow, expected)?;
         let entry = load_entry(&ctx, workflow.id, params.version).await?;
         let (graph, document) = (entry.graph.clone(), entry.document.clone());
         save(
