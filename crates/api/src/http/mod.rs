@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
@@ -123,7 +123,6 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found(request_id: Option<axum::Extension<RequestId>>) -> Response {
-    let _ = request_id;
+async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "not found" }))).into_response()
 }

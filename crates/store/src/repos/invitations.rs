@@ -140,14 +140,14 @@ impl Store {
         invitations.pop().map(Ok).ok_or_else(|| StoreError::Corrupt("invitation vanished".to_owned()))
     }
 
-    /// Pending, unexpired invitations of a project.
-    pub async fn project_invitations(
+    /// Pending, unexpired invitations matching `condition`, newest first.
+    async fn pending_invitations(
         &self,
-        project: ProjectId,
+        condition: sea_orm::sea_query::SimpleExpr,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
         let rows = project_invitations::Entity::find()
-            .filter(project_invitations::Column::ProjectId.eq(project.0))
+            .filter(condition)
             .filter(project_invitations::Column::Status.eq(InvitationStatus::Pending.as_str()))
             .filter(project_invitations::Column::ExpiresAt.gt(now))
             .order_by_desc(project_invitations::Column::CreatedAt)
@@ -157,21 +157,22 @@ impl Store {
         self.with_project_names(rows).await
     }
 
+    /// Pending, unexpired invitations of a project.
+    pub async fn project_invitations(
+        &self,
+        project: ProjectId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.pending_invitations(project_invitations::Column::ProjectId.eq(project.0), now).await
+    }
+
     /// Pending, unexpired invitations addressed to an e-mail address.
     pub async fn invitations_for_email(
         &self,
         email: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let rows = project_invitations::Entity::find()
-            .filter(project_invitations::Column::Email.eq(email))
-            .filter(project_invitations::Column::Status.eq(InvitationStatus::Pending.as_str()))
-            .filter(project_invitations::Column::ExpiresAt.gt(now))
-            .order_by_desc(project_invitations::Column::CreatedAt)
-            .all(&self.read)
-            .await
-            .context("failed to list invitations")?;
-        self.with_project_names(rows).await
+        self.pending_invitations(project_invitations::Column::Email.eq(email), now).await
     }
 
     /// Accepts or declines an invitation addressed to `user`'s e-mail. Accepting adds the
