@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_auth;
 mod m20261122_000002_projects_workflows;
+mod m20261122_000003_version_deltas;
+mod m20261122_000004_runs;
 
 /// Applies Weft's migrations.
 pub struct Migrator;
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_auth::Migration),
             Box::new(m20261122_000002_projects_workflows::Migration),
+            Box::new(m20261122_000003_version_deltas::Migration),
+            Box::new(m20261122_000004_runs::Migration),
         ]
     }
 }

@@ -62,7 +62,10 @@ async fn start(db: &TestDatabase, n_nodes: usize) -> Bench {
         base: format!("http://{addr}"),
         token: String::new(),
         workflow_id: String::new(),
-        http: reqwest::Client::new(),
+        http: {
+            weft_engine::install_tls_provider();
+            reqwest::Client::new()
+        },
     };
     let session = call(&bench, "auth.register", json!({"email": "bench@example.com", "password": "violet-Tangerine-88-harbour", "displayName": "Bench"})).await;
     bench.token = session["accessToken"].as_str().unwrap().to_owned();

@@ -80,6 +80,15 @@ define_id!(
     /// Identifies an invitation to join a project.
     InvitationId
 );
+define_id!(
+    /// Identifies a run: one execution of a workflow version.
+    RunId
+);
+define_id!(
+    /// Identifies a step: one execution of one node in one scope of a run. Also the step's
+    /// idempotency key towards external systems (`Idempotency-Key` on HTTP requests).
+    StepId
+);
 
 #[cfg(test)]
 mod tests {

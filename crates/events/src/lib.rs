@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use weft_core::{Role, SessionId, UserId};
+use weft_core::{ProjectId, Role, RunId, SessionId, UserId, WorkflowId};
 
 /// Why a session ended, as carried by [`WeftEvent::SessionRevoked`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
@@ -78,6 +78,96 @@ pub enum WeftEvent {
         /// Its new role.
         role: Role,
     },
+    /// A run's first step started.
+    #[serde(rename = "run.started", rename_all = "camelCase")]
+    RunStarted {
+        /// The run.
+        run_id: RunId,
+        /// Its workflow.
+        workflow_id: WorkflowId,
+        /// The executed version.
+        version: i32,
+    },
+    /// A node execution started an attempt.
+    #[serde(rename = "node.started", rename_all = "camelCase")]
+    NodeStarted {
+        /// The run.
+        run_id: RunId,
+        /// The node.
+        node_id: String,
+        /// Loop scope (`""` at the top level).
+        scope: String,
+        /// Attempt number, from 1.
+        attempt: i32,
+    },
+    /// A node execution succeeded.
+    #[serde(rename = "node.succeeded", rename_all = "camelCase")]
+    NodeSucceeded {
+        /// The run.
+        run_id: RunId,
+        /// The node.
+        node_id: String,
+        /// Loop scope.
+        scope: String,
+        /// Output ports that fired.
+        ports: Vec<String>,
+    },
+    /// A node execution gave up.
+    #[serde(rename = "node.failed", rename_all = "camelCase")]
+    NodeFailed {
+        /// The run.
+        run_id: RunId,
+        /// The node.
+        node_id: String,
+        /// Loop scope.
+        scope: String,
+        /// What went wrong.
+        error: serde_json::Value,
+    },
+    /// A node attempt failed and another is scheduled.
+    #[serde(rename = "node.retrying", rename_all = "camelCase")]
+    NodeRetrying {
+        /// The run.
+        run_id: RunId,
+        /// The node.
+        node_id: String,
+        /// Loop scope.
+        scope: String,
+        /// The attempt that failed.
+        attempt: i32,
+        /// When the next attempt may start.
+        retry_at: DateTime<Utc>,
+        /// What went wrong.
+        error: serde_json::Value,
+    },
+    /// Nothing can run until something outside happens (a timer, an approval, a child run).
+    #[serde(rename = "run.waiting", rename_all = "camelCase")]
+    RunWaiting {
+        /// The run.
+        run_id: RunId,
+        /// The node that waits.
+        node_id: String,
+    },
+    /// The run finished successfully.
+    #[serde(rename = "run.succeeded", rename_all = "camelCase")]
+    RunSucceeded {
+        /// The run.
+        run_id: RunId,
+    },
+    /// The run failed.
+    #[serde(rename = "run.failed", rename_all = "camelCase")]
+    RunFailed {
+        /// The run.
+        run_id: RunId,
+        /// Why.
+        error: serde_json::Value,
+    },
+    /// The run was cancelled.
+    #[serde(rename = "run.cancelled", rename_all = "camelCase")]
+    RunCancelled {
+        /// The run.
+        run_id: RunId,
+    },
 }
 
 impl WeftEvent {
@@ -88,6 +178,15 @@ impl WeftEvent {
             WeftEvent::SessionCreated { .. } => "session.created",
             WeftEvent::SessionRevoked { .. } => "session.revoked",
             WeftEvent::UserRoleChanged { .. } => "user.roleChanged",
+            WeftEvent::RunStarted { .. } => "run.started",
+            WeftEvent::NodeStarted { .. } => "node.started",
+            WeftEvent::NodeSucceeded { .. } => "node.succeeded",
+            WeftEvent::NodeFailed { .. } => "node.failed",
+            WeftEvent::NodeRetrying { .. } => "node.retrying",
+            WeftEvent::RunWaiting { .. } => "run.waiting",
+            WeftEvent::RunSucceeded { .. } => "run.succeeded",
+            WeftEvent::RunFailed { .. } => "run.failed",
+            WeftEvent::RunCancelled { .. } => "run.cancelled",
         }
     }
 }
@@ -97,6 +196,8 @@ impl WeftEvent {
 pub enum Audience {
     /// Every stream of this user.
     User(UserId),
+    /// Every stream of a member of this project (run events).
+    Project(ProjectId),
 }
 
 /// An event with its addressee.
@@ -113,6 +214,15 @@ impl Envelope {
     pub fn is_for_user(&self, user_id: UserId) -> bool {
         match self.audience {
             Audience::User(target) => target == user_id,
+            Audience::Project(_) => false,
+        }
+    }
+
+    /// The project whose members receive this envelope, if it is addressed to one.
+    pub fn project(&self) -> Option<ProjectId> {
+        match self.audience {
+            Audience::User(_) => None,
+            Audience::Project(project) => Some(project),
         }
     }
 }

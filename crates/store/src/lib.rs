@@ -17,5 +17,9 @@ pub use records::*;
 pub use repos::audit::AuditKey;
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::projects::{MemberChange, ProjectQuery};
+pub use repos::runs::{
+    Arrival, Claim, NewRun, Requeue, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus, StepTxn,
+};
 pub use repos::sessions::RefreshOutcome;
-pub use repos::workflows::{NewVersion, SaveOutcome, WorkflowChanges, WorkflowQuery, WorkflowStatus};
+pub use repos::versions::{NewVersion, SaveOutcome, VERSIONS_PER_SNAPSHOT, VersionContent, snapshot_due};
+pub use repos::workflows::{WorkflowChanges, WorkflowQuery, WorkflowStatus};

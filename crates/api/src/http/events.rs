@@ -64,6 +64,7 @@ async fn session_caller(
 /// Feeds one connection until the client leaves, the session ends, or the server stops.
 async fn pump(state: AppState, caller: Caller, tx: mpsc::Sender<Result<Event, Infallible>>) {
     let mut events = state.bus().subscribe();
+    let mut memberships = Memberships::default();
     let mut heartbeat =
         tokio::time::interval(state.config().heartbeat_interval.max(Duration::from_millis(100)));
     let shutdown = state.shutdown_token().clone();
@@ -88,7 +89,12 @@ async fn pump(state: AppState, caller: Caller, tx: mpsc::Sender<Result<Event, In
             }
             received = events.recv() => match received {
                 Ok(envelope) if envelope.is_for_user(caller.user_id) => Some(envelope.event.clone()),
-                Ok(_) => None,
+                Ok(envelope) => match envelope.project() {
+                    Some(project) if memberships.is_member(&state, project, caller.user_id).await => {
+                        Some(envelope.event.clone())
+                    }
+                    _ => None,
+                },
                 Err(RecvError::Lagged(missed)) => {
                     // The client fell behind; it reconnects and resynchronises.
                     tracing::warn!(missed, "event stream lagged; closing");
@@ -102,6 +108,35 @@ async fn pump(state: AppState, caller: Caller, tx: mpsc::Sender<Result<Event, In
         if send(&tx, &event).await.is_err() || ends_stream {
             return;
         }
+    }
+}
+
+/// The caller's project memberships as this stream last checked them: events addressed to
+/// a project reach its members only, and a membership is re-checked after a few seconds so
+/// a removed member stops receiving them.
+#[derive(Default)]
+struct Memberships {
+    checked: std::collections::HashMap<weft_core::ProjectId, (bool, std::time::Instant)>,
+}
+
+impl Memberships {
+    const TTL: Duration = Duration::from_secs(5);
+
+    async fn is_member(&mut self, state: &AppState, project: weft_core::ProjectId, user: weft_core::UserId) -> bool {
+        if let Some((member, at)) = self.checked.get(&project)
+            && at.elapsed() < Self::TTL
+        {
+            return *member;
+        }
+        let member = match state.store().project_role(project, user).await {
+            Ok(role) => role.is_some(),
+            Err(err) => {
+                tracing::warn!(error = %err, "event stream could not check a membership");
+                false
+            }
+        };
+        self.checked.insert(project, (member, std::time::Instant::now()));
+        member
     }
 }
 

@@ -130,6 +130,7 @@ impl TestApp {
                 .await
                 .unwrap();
         });
+        weft_engine::install_tls_provider();
         TestApp { addr, base: format!("http://{addr}"), state, http: reqwest::Client::new(), stop, _db: db }
     }
 

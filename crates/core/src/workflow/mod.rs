@@ -29,7 +29,9 @@ pub use nodes::{NodeSpec, NodeType};
 pub use parse::{parse_edges_in, parse_graph, parse_node_in};
 pub use ports::{NodeTypeInfo, PortInfo, catalogue, input_ports, output_ports};
 pub use settings::{ErrorClass, MAX_NODE_TIMEOUT_MS, MAX_RETRY_ATTEMPTS, NodeSettings, RetryPolicy};
-pub use templates::{LOOP_BODY_ROOTS, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, TemplateKind};
+pub use templates::{
+    LOOP_BODY_ROOTS, NodeReferences, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, TemplateKind, node_references,
+};
 pub use validate::{GraphIssue, ValidationReport, validate};
 
 /// Smallest accepted `max_nodes`: every deployment must take graphs of 2,000 nodes.

@@ -192,11 +192,47 @@ fn syntax_message(err: &minijinja::Error) -> String {
 mod fast;
 mod scan;
 
+/// The nodes a template or expression reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeReferences {
+    /// Ids named literally (`nodes.fetch`, `nodes["fetch"]`).
+    pub ids: Vec<String>,
+    /// Whether `nodes` is also used another way (`nodes[vars.which]`, `nodes | items`), so
+    /// that any node may be read.
+    pub computed: bool,
+}
+
+/// Which nodes' outputs `text` reads. Errs on the side of `computed`: a mention of the word
+/// `nodes` that is not a literal reference (even in plain text) counts as computed.
+pub fn node_references(kind: TemplateKind, text: &str) -> NodeReferences {
+    let found = scan_node_refs(kind, text);
+    let ids = found.iter().filter_map(|r| text.get(r.id.clone())).map(str::to_owned).collect();
+    let bytes = text.as_bytes();
+    let mentions = text
+        .match_indices("nodes")
+        .filter(|(at, _)| {
+            let before = at.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+            let after = bytes.get(at + "nodes".len()).copied();
+            !before.is_some_and(scan::is_ident_char) && !after.is_some_and(scan::is_ident_char)
+        })
+        .count();
+    NodeReferences { ids, computed: mentions > found.len() }
+}
+
 pub(crate) use scan::{RefForm, rewrite_node_refs, scan_node_refs};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_references_name_literal_ids_and_flag_computed_lookups() {
+        let refs = node_references(TemplateKind::Template, r#"{{ nodes.a.output }} {{ nodes["b"].output }}"#);
+        assert_eq!(refs, NodeReferences { ids: vec!["a".into(), "b".into()], computed: false });
+        assert!(node_references(TemplateKind::Expression, "nodes[vars.which].output").computed);
+        assert!(!node_references(TemplateKind::Expression, "input.nodes_count > 1").computed);
+        assert_eq!(node_references(TemplateKind::Template, "plain"), NodeReferences::default());
+    }
 
     #[test]
     fn parser_reports_variables_and_syntax_errors() {

@@ -96,6 +96,7 @@ impl Server {
     }
 
     pub async fn rpc(&self, method: &str, params: Value, token: Option<&str>) -> Value {
+        weft_engine::install_tls_provider();
         let mut request = reqwest::Client::new()
             .post(format!("{}/rpc", self.url))
             .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));

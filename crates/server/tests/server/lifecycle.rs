@@ -54,6 +54,7 @@ async fn sigterm_closes_streams_and_exits_cleanly() {
         )
         .await;
     let token = session["result"]["accessToken"].as_str().unwrap().to_owned();
+    weft_engine::install_tls_provider();
     let response = reqwest::Client::new()
         .get(format!("{}/events", server.url))
         .bearer_auth(&token)

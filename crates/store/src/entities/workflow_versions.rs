@@ -1,4 +1,6 @@
-//! The `workflow_versions` table: immutable snapshots of a workflow's graph.
+//! The `workflow_versions` table: immutable versions of a workflow's graph, each a snapshot
+//! (`graph` is the whole graph) or a delta (`graph` is a JSON Patch against the previous
+//! version).
 #![allow(missing_docs)]
 
 use sea_orm::entity::prelude::*;
@@ -12,6 +14,7 @@ pub struct Model {
     pub version: i32,
     #[sea_orm(column_type = "Text")]
     pub graph: String,
+    pub is_delta: bool,
     pub author_id: Uuid,
     pub message: String,
     pub created_at: DateTimeUtc,

@@ -3,8 +3,10 @@
 pub mod audit;
 pub mod invitations;
 pub mod projects;
+pub mod runs;
 pub mod sessions;
 pub mod users;
+pub mod versions;
 pub mod workflows;
 
 /// Splits rows fetched with `LIMIT limit + 1` into the page and the cursor of the next one

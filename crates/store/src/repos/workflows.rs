@@ -11,9 +11,10 @@ use sea_orm::{
 use weft_core::{ProjectId, UserId, WorkflowId};
 
 use crate::Store;
-use crate::entities::{workflow_tags, workflow_versions, workflows};
+use crate::entities::{workflow_tags, workflows};
 use crate::error::{Context, StoreError};
-use crate::records::{NewWorkflow, Page, Workflow, WorkflowVersion};
+use crate::records::{NewWorkflow, Page, Workflow};
+use crate::repos::versions::{NewVersion, VersionContent, insert_version};
 use crate::repos::projects::like_contains;
 
 /// Whether a workflow has a published version.
@@ -51,34 +52,7 @@ pub struct WorkflowChanges {
     pub tags: Option<Vec<String>>,
 }
 
-/// A new version to save.
-#[derive(Clone, Debug)]
-pub struct NewVersion {
-    /// The version the editor started from; saving fails if it is no longer current.
-    pub expected_version: i32,
-    /// The graph as JSON text.
-    pub graph: String,
-    /// Who saves.
-    pub author_id: UserId,
-    /// Why.
-    pub message: String,
-}
-
-/// The outcome of saving a version.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SaveOutcome {
-    /// Saved; the workflow now has this current version.
-    Saved(Workflow),
-    /// Someone saved first: nothing was written.
-    Conflict {
-        /// The version that is current now.
-        current_version: i32,
-    },
-    /// No such workflow.
-    NotFound,
-}
-
-fn workflow_from_row(row: workflows::Model, tags: Vec<String>) -> Workflow {
+pub(crate) fn workflow_from_row(row: workflows::Model, tags: Vec<String>) -> Workflow {
     Workflow {
         id: WorkflowId(row.id),
         project_id: ProjectId(row.project_id),
@@ -91,40 +65,6 @@ fn workflow_from_row(row: workflows::Model, tags: Vec<String>) -> Workflow {
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
-}
-
-fn version_from_row(row: workflow_versions::Model, with_graph: bool) -> WorkflowVersion {
-    WorkflowVersion {
-        workflow_id: WorkflowId(row.workflow_id),
-        version: row.version,
-        graph: with_graph.then_some(row.graph),
-        author_id: UserId(row.author_id),
-        message: row.message,
-        created_at: row.created_at,
-    }
-}
-
-async fn insert_version<C: ConnectionTrait>(
-    conn: &C,
-    workflow: WorkflowId,
-    version: i32,
-    graph: String,
-    author: UserId,
-    message: String,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    workflow_versions::ActiveModel {
-        workflow_id: Set(workflow.0),
-        version: Set(version),
-        graph: Set(graph),
-        author_id: Set(author.0),
-        message: Set(message),
-        created_at: Set(now),
-    }
-    .insert(conn)
-    .await
-    .context("failed to insert workflow version")?;
-    Ok(())
 }
 
 async fn replace_tags<C: ConnectionTrait>(
@@ -152,7 +92,7 @@ async fn replace_tags<C: ConnectionTrait>(
 }
 
 impl Store {
-    async fn tags_of(&self, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Vec<String>>, StoreError> {
+    pub(crate) async fn tags_of(&self, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Vec<String>>, StoreError> {
         let mut tags: HashMap<uuid::Uuid, Vec<String>> = HashMap::new();
         if ids.is_empty() {
             return Ok(tags);
@@ -192,7 +132,13 @@ impl Store {
         .await
         .context("failed to insert workflow")?;
         replace_tags(&txn, id, &new.tags).await?;
-        insert_version(&txn, id, 1, new.graph, new.author_id, new.message, now).await?;
+        let first = NewVersion {
+            expected_version: 0,
+            content: VersionContent::Snapshot(new.graph),
+            author_id: new.author_id,
+            message: new.message,
+        };
+        insert_version(&txn, id, first, now).await?;
         txn.commit().await.context("failed to commit workflow")?;
         let mut tags = new.tags;
         tags.sort();
@@ -297,85 +243,6 @@ impl Store {
             .await
             .context("failed to delete workflow")?;
         Ok(result.rows_affected == 1)
-    }
-
-    /// Saves a new version if `expected_version` is still current (optimistic concurrency):
-    /// the version check and both writes are one transaction.
-    pub async fn save_version(
-        &self,
-        id: WorkflowId,
-        new: NewVersion,
-        now: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        let txn = self.write.begin().await.context("failed to begin transaction")?;
-        let next = new.expected_version + 1;
-        let claimed = workflows::Entity::update_many()
-            .col_expr(workflows::Column::CurrentVersion, Expr::value(next))
-            .col_expr(workflows::Column::UpdatedAt, Expr::value(now))
-            .filter(workflows::Column::Id.eq(id.0))
-            .filter(workflows::Column::CurrentVersion.eq(new.expected_version))
-            .exec(&txn)
-            .await
-            .context("failed to advance workflow version")?;
-        if claimed.rows_affected != 1 {
-            let current =
-                workflows::Entity::find_by_id(id.0).one(&txn).await.context("failed to load workflow")?;
-            return Ok(match current {
-                Some(row) => SaveOutcome::Conflict { current_version: row.current_version },
-                None => SaveOutcome::NotFound,
-            });
-        }
-        insert_version(&txn, id, next, new.graph, new.author_id, new.message, now).await?;
-        let row = workflows::Entity::find_by_id(id.0).one(&txn).await.context("failed to load workflow")?;
-        txn.commit().await.context("failed to commit workflow version")?;
-        let Some(row) = row else { return Ok(SaveOutcome::NotFound) };
-        let mut tags = self.tags_of(&[row.id]).await?;
-        Ok(SaveOutcome::Saved(workflow_from_row(row, tags.remove(&id.0).unwrap_or_default())))
-    }
-
-    /// Versions of a workflow, newest first, without their graphs.
-    pub async fn list_versions(
-        &self,
-        id: WorkflowId,
-        before: Option<i32>,
-        limit: u64,
-    ) -> Result<Vec<WorkflowVersion>, StoreError> {
-        let mut find = workflow_versions::Entity::find()
-            .select_only()
-            .columns([
-                workflow_versions::Column::WorkflowId,
-                workflow_versions::Column::Version,
-                workflow_versions::Column::AuthorId,
-                workflow_versions::Column::Message,
-                workflow_versions::Column::CreatedAt,
-            ])
-            .expr_as(Expr::value(""), "graph")
-            .filter(workflow_versions::Column::WorkflowId.eq(id.0));
-        if let Some(before) = before {
-            find = find.filter(workflow_versions::Column::Version.lt(before));
-        }
-        Ok(find
-            .order_by_desc(workflow_versions::Column::Version)
-            .limit(Ord::max(limit, 1))
-            .all(&self.read)
-            .await
-            .context("failed to list versions")?
-            .into_iter()
-            .map(|row| version_from_row(row, false))
-            .collect())
-    }
-
-    /// One version with its graph.
-    pub async fn get_version(
-        &self,
-        id: WorkflowId,
-        version: i32,
-    ) -> Result<Option<WorkflowVersion>, StoreError> {
-        Ok(workflow_versions::Entity::find_by_id((id.0, version))
-            .one(&self.read)
-            .await
-            .context("failed to load version")?
-            .map(|row| version_from_row(row, true)))
     }
 
     /// Marks `version` as the one that triggers run.

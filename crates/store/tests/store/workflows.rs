@@ -2,7 +2,10 @@
 
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use weft_core::{ProjectRole, UserId};
-use weft_store::{MemberChange, NewVersion, NewWorkflow, SaveOutcome, WorkflowQuery, WorkflowStatus};
+use weft_store::{
+    MemberChange, NewVersion, NewWorkflow, SaveOutcome, VERSIONS_PER_SNAPSHOT, VersionContent, WorkflowQuery,
+    WorkflowStatus, snapshot_due,
+};
 
 use crate::helpers::{both, create_user, now};
 
@@ -29,7 +32,7 @@ both!(concurrent_saves_of_one_version_have_one_winner, |store| async move {
         tasks.push(tokio::spawn(async move {
             let new = NewVersion {
                 expected_version: 1,
-                graph: format!(r#"{{"n":{i}}}"#),
+                content: VersionContent::Snapshot(format!(r#"{{"n":{i}}}"#)),
                 author_id: owner.id,
                 message: format!("save {i}"),
             };
@@ -52,6 +55,53 @@ both!(concurrent_saves_of_one_version_have_one_winner, |store| async move {
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
     assert!(versions.iter().all(|v| v.graph.is_none()), "listings carry no graphs");
     assert!(store.get_version(workflow.id, 2).await.unwrap().unwrap().graph.is_some());
+});
+
+both!(deltas_replay_onto_the_nearest_snapshot, |store| async move {
+    let owner = create_user(&store, "owner@example.test").await;
+    let project = store.create_project(owner.id, "P".into(), String::new(), now()).await.unwrap();
+    let mut new = new_workflow(project.id, owner.id, "W", &[]);
+    new.graph = r#"{"count":1,"log":[]}"#.to_owned();
+    let workflow = store.create_workflow(new, now()).await.unwrap();
+    // Version v has count = v and log = [2, ..., v]; a snapshot is written where one is due.
+    let last = VERSIONS_PER_SNAPSHOT * 2 + 5;
+    for version in 2..=last {
+        let content = if snapshot_due(version) {
+            let log: Vec<i32> = (2..=version).collect();
+            VersionContent::Snapshot(serde_json::json!({ "count": version, "log": log }).to_string())
+        } else {
+            VersionContent::Delta(
+                serde_json::json!([
+                    { "op": "replace", "path": "/count", "value": version },
+                    { "op": "add", "path": "/log/-", "value": version },
+                ])
+                .to_string(),
+            )
+        };
+        let new = NewVersion { expected_version: version - 1, content, author_id: owner.id, message: "m".into() };
+        assert!(matches!(store.save_version(workflow.id, new, now()).await.unwrap(), SaveOutcome::Saved(_)));
+    }
+    for version in [1, 2, 3, VERSIONS_PER_SNAPSHOT - 1, VERSIONS_PER_SNAPSHOT, VERSIONS_PER_SNAPSHOT + 1, last] {
+        let stored = store.get_version(workflow.id, version).await.unwrap().unwrap();
+        let graph: serde_json::Value = serde_json::from_str(stored.graph.as_deref().unwrap()).unwrap();
+        let log: Vec<i32> = (2..=version).collect();
+        assert_eq!(graph, serde_json::json!({ "count": version, "log": log }), "version {version}");
+        assert_eq!(stored.version, version);
+    }
+    assert!(store.get_version(workflow.id, last + 1).await.unwrap().is_none());
+    assert!(store.get_version(workflow.id, 0).await.unwrap().is_none());
+    // A delta where a snapshot is due is refused and writes nothing.
+    let mut expected = last;
+    while !snapshot_due(expected + 1) {
+        let delta = VersionContent::Delta(r#"[{"op":"replace","path":"/count","value":0}]"#.into());
+        let new = NewVersion { expected_version: expected, content: delta, author_id: owner.id, message: "m".into() };
+        store.save_version(workflow.id, new, now()).await.unwrap();
+        expected += 1;
+    }
+    let delta = VersionContent::Delta("[]".into());
+    let new = NewVersion { expected_version: expected, content: delta, author_id: owner.id, message: "m".into() };
+    assert!(store.save_version(workflow.id, new, now()).await.is_err());
+    assert_eq!(store.find_workflow(workflow.id).await.unwrap().unwrap().current_version, expected);
 });
 
 both!(filters_publication_and_cascade, |store| async move {

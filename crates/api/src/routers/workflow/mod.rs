@@ -6,7 +6,7 @@ use chrono::Utc;
 use weft_core::validation::join_path;
 use weft_core::workflow::{self as wf, Graph, ValidationReport, WorkflowExport};
 use weft_core::{FieldError, ProjectRole, Role, ValidationErrors, WorkflowId};
-use weft_store::{NewVersion, NewWorkflow, SaveOutcome, WorkflowChanges, WorkflowQuery};
+use weft_store::{NewVersion, NewWorkflow, SaveOutcome, VersionContent, WorkflowChanges, WorkflowQuery};
 
 use std::sync::Arc;
 
@@ -203,32 +203,113 @@ fn report(ctx: &CallContext, graph: &Graph) -> ValidationReport {
     wf::validate(graph, &ctx.state.config().graph_limits)
 }
 
-/// Saves `graph` as the version after `expected_version`; `document` (the JSON the graph
-/// was parsed from, when at hand) is cached for the next edit.
+/// Largest delta stored as such; a bigger change is cheaper to read back as a snapshot.
+const MAX_DELTA_BYTES: usize = 64 * 1024;
+
+/// A graph to save, with its normalised JSON document (`serde_json::to_value(&graph)`, what
+/// JSON Patch paths of later edits point into) and, when known, the exact JSON Patch from
+/// the previous version's document to this one.
+struct Edited {
+    graph: Graph,
+    document: serde_json::Value,
+    delta: Option<Vec<json_patch::PatchOperation>>,
+}
+
+impl Edited {
+    /// A whole new graph (no delta against the previous version).
+    fn whole(graph: Graph) -> Result<Self, ApiError> {
+        let document = serde_json::to_value(&graph).map_err(internal("failed to serialise graph"))?;
+        Ok(Self { graph, document, delta: None })
+    }
+}
+
+/// Saves the edited graph as the version after `expected_version`: a delta when one is
+/// known, small, and no snapshot is due, otherwise the whole graph. The document is cached
+/// for the next edit.
 async fn save(
     ctx: &CallContext,
     id: WorkflowId,
     expected_version: i32,
-    graph: Graph,
-    document: Option<serde_json::Value>,
+    edited: Edited,
     message: String,
 ) -> Result<SaveResult, ApiError> {
     let caller = ctx.caller()?;
+    let Edited { graph, document, delta } = edited;
     let validation = report(ctx, &graph);
-    let text = serde_json::to_string(&graph).map_err(internal("failed to serialise graph"))?;
-    let new = NewVersion { expected_version, graph: text, author_id: caller.user_id, message };
+    let delta = match delta {
+        Some(ops) if !weft_store::snapshot_due(expected_version + 1) => {
+            Some(serde_json::to_string(&ops).map_err(internal("failed to serialise delta"))?)
+        }
+        _ => None,
+    };
+    let content = match delta {
+        Some(text) if text.len() <= MAX_DELTA_BYTES => VersionContent::Delta(text),
+        _ => VersionContent::Snapshot(
+            serde_json::to_string(&document).map_err(internal("failed to serialise graph"))?,
+        ),
+    };
+    let new = NewVersion { expected_version, content, author_id: caller.user_id, message };
     match ctx.state.store().save_version(id, new, Utc::now()).await? {
         SaveOutcome::Saved(workflow) => {
-            if let Some(document) = document {
-                ctx.state
-                    .graphs()
-                    .put(id, CachedGraph { version: workflow.current_version, document, graph });
-            }
+            ctx.state.graphs().put(id, CachedGraph { version: workflow.current_version, document, graph });
             Ok(SaveResult { workflow: workflow.into(), validation })
         }
         SaveOutcome::Conflict { current_version } => Err(ApiError::StaleVersion { current_version }),
         SaveOutcome::NotFound => Err(ApiError::NotFound { resource: "workflow" }),
     }
+}
+
+/// Applies `operations` to the cached version an edit starts from. Nodes and edges the
+/// patch touched are parsed again (all of the graph when it added, removed or moved
+/// nodes) and put back into the document in normalised form; the delta stored for the new
+/// version is computed from that normalised form, so replaying it gives exactly this graph.
+fn apply_patch(
+    ctx: &CallContext,
+    entry: CachedGraph,
+    operations: &[json_patch::PatchOperation],
+) -> Result<Edited, ApiError> {
+    use json_patch::{PatchOperation, ReplaceOperation};
+    let limits = ctx.state.config().graph_limits;
+    let CachedGraph { mut document, mut graph, .. } = entry;
+    let touched = touched(operations);
+    let old_edges = match touched {
+        Touched::Parts { edges: true, .. } => Some(document.get("edges").cloned().unwrap_or_default()),
+        _ => None,
+    };
+    if let Err(e) = json_patch::patch(&mut document, operations) {
+        return Err(ApiError::field(&format!("patch[{}]", e.operation), "patchFailed", &e.kind.to_string()));
+    }
+    let node_count = document.get("nodes").and_then(|n| n.as_array()).map(Vec::len);
+    let Touched::Parts { nodes, edges } = touched else {
+        return Edited::whole(parse_graph(ctx, &document, "graph")?);
+    };
+    if node_count != Some(graph.nodes.len()) {
+        return Edited::whole(parse_graph(ctx, &document, "graph")?);
+    }
+    let mut delta = Vec::new();
+    for index in nodes {
+        let node = wf::parse_node_in(&document, index, &limits).map_err(|e| prefixed("graph", e))?;
+        let normalised = serde_json::to_value(&node).map_err(internal("failed to serialise node"))?;
+        if let Some(slot) = graph.nodes.get_mut(index) {
+            *slot = node;
+        }
+        if let Some(slot) = document.get_mut("nodes").and_then(|n| n.get_mut(index)) {
+            *slot = normalised.clone();
+        }
+        let path = json_patch::jsonptr::PointerBuf::from_tokens(["nodes".to_owned(), index.to_string()]);
+        delta.push(PatchOperation::Replace(ReplaceOperation { path, value: normalised }));
+    }
+    if edges {
+        graph.edges = wf::parse_edges_in(&document, &limits).map_err(|e| prefixed("graph", e))?;
+        let normalised = serde_json::to_value(&graph.edges).map_err(internal("failed to serialise edges"))?;
+        let before = serde_json::json!({ "edges": old_edges.unwrap_or_default() });
+        let after = serde_json::json!({ "edges": normalised });
+        delta.extend(json_patch::diff(&before, &after).0);
+        if let (Some(slot), serde_json::Value::Object(mut after)) = (document.get_mut("edges"), after) {
+            *slot = after.remove("edges").unwrap_or_default();
+        }
+    }
+    Ok(Edited { graph, document, delta: Some(delta) })
 }
 
 async fn create(ctx: &CallContext, new: NewWorkflow, graph: &Graph) -> Result<WorkflowDetail, ApiError> {
@@ -455,7 +536,7 @@ impl Procedure for SaveGraph {
         let message = message(&mut errors, params.message.as_deref(), "saved");
         errors.into_result()?;
         let graph = parse_graph(&ctx, &params.graph, "graph")?;
-        save(&ctx, workflow.id, params.expected_version, graph, Some(params.graph), message).await
+        save(&ctx, workflow.id, params.expected_version, Edited::whole(graph)?, message).await
     }
 }
 
@@ -484,39 +565,12 @@ impl Procedure for PatchGraph {
             }
         }
         errors.into_result()?;
-        let limits = ctx.state.config().graph_limits;
         let entry = match ctx.state.graphs().take(workflow.id, workflow.current_version) {
             Some(entry) => entry,
             None => (*load_entry(&ctx, workflow.id, workflow.current_version).await?).clone(),
         };
-        let CachedGraph { mut document, graph, .. } = entry;
-        if let Err(e) = json_patch::patch(&mut document, &operations) {
-            return Err(ApiError::field(
-                &format!("patch[{}]", e.operation),
-                "patchFailed",
-                &e.kind.to_string(),
-            ));
-        }
-        let node_count = document.get("nodes").and_then(|n| n.as_array()).map(Vec::len);
-        let graph = match touched(&operations) {
-            // Only some nodes or the edges changed: parse just those, keep the rest.
-            Touched::Parts { nodes, edges } if node_count == Some(graph.nodes.len()) => {
-                let mut graph = graph;
-                for index in nodes {
-                    let node =
-                        wf::parse_node_in(&document, index, &limits).map_err(|e| prefixed("graph", e))?;
-                    if let Some(slot) = graph.nodes.get_mut(index) {
-                        *slot = node;
-                    }
-                }
-                if edges {
-                    graph.edges = wf::parse_edges_in(&document, &limits).map_err(|e| prefixed("graph", e))?;
-                }
-                graph
-            }
-            _ => parse_graph(&ctx, &document, "graph")?,
-        };
-        save(&ctx, workflow.id, params.expected_version, graph, Some(document), message).await
+        let edited = apply_patch(&ctx, entry, &operations)?;
+        save(&ctx, workflow.id, params.expected_version, edited, message).await
     }
 }
 
@@ -603,16 +657,8 @@ impl Procedure for Restore {
         let expected = params.expected_version.unwrap_or(workflow.current_version);
         check_current(&workflow, expected)?;
         let entry = load_entry(&ctx, workflow.id, params.version).await?;
-        let (graph, document) = (entry.graph.clone(), entry.document.clone());
-        save(
-            &ctx,
-            workflow.id,
-            expected,
-            graph,
-            Some(document),
-            format!("restored version {}", params.version),
-        )
-        .await
+        let edited = Edited { graph: entry.graph.clone(), document: entry.document.clone(), delta: None };
+        save(&ctx, workflow.id, expected, edited, format!("restored version {}", params.version)).await
     }
 }
 

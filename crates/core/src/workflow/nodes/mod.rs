@@ -17,7 +17,10 @@ pub use basic::{DelayConfig, EndConfig, StartConfig, TransformConfig};
 pub use control::{
     DecisionConfig, JoinConfig, JoinPolicy, LoopConfig, LoopKind, ParallelConfig, SwitchCase, SwitchConfig,
 };
-pub use http::{HttpBody, HttpConfig, HttpMethod, HttpResponseConfig, NameValue, ResponseFormat};
+pub use http::{
+    DEFAULT_HTTP_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS, HttpBody, HttpConfig, HttpMethod, HttpResponseConfig, MAX_HTTP_MAX_BYTES,
+    MAX_HTTP_TIMEOUT_MS, NameValue, ResponseFormat,
+};
 
 use super::graph::is_id_like;
 use super::templates::{TemplateKind, TemplateVisitor, walk_value_mut};

@@ -1,0 +1,264 @@
+//! Weft's durable workflow engine.
+//!
+//! Run state lives in the database (runs, their steps, and the queue of ready steps that the
+//! steps table doubles as); workers claim steps with leases, run them with the node
+//! runners, and record each outcome with the steps it makes ready in one transaction. A
+//! process that dies loses its leases and another worker carries on from the last recorded
+//! step; completed steps never run again.
+
+pub mod http;
+pub mod plan;
+pub mod runner;
+pub mod template;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use weft_core::workflow::Graph;
+use weft_core::{RunId, UserId, WorkflowId};
+use weft_events::{EventBus, WeftEvent};
+use weft_store::{NewRun, Run, Store, StoreError};
+
+use crate::http::{OutboundHttp, OutboundPolicy};
+use crate::plan::Plan;
+use crate::template::Templates;
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Names this process's worker in leases (unique per process).
+    pub worker_id: String,
+    /// Steps one process runs at the same time.
+    pub concurrency: usize,
+    /// Most steps claimed in one query.
+    pub claim_batch: usize,
+    /// How long a claim holds before another worker may take the step over; renewed every
+    /// third of it while the step runs.
+    pub lease: Duration,
+    /// How often an idle worker looks for due steps (timers, retries, other instances' work).
+    pub poll_interval: Duration,
+    /// Time limit of a node attempt without its own `timeoutMs`.
+    pub node_timeout: Duration,
+    /// Deepest nesting of sub-workflow runs.
+    pub max_depth: i32,
+    /// Instruction budget of one template or expression evaluation.
+    pub template_fuel: u64,
+    /// Which outbound HTTP destinations are allowed.
+    pub outbound: OutboundPolicy,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            concurrency: 32,
+            claim_batch: 32,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(500),
+            node_timeout: Duration::from_secs(300),
+            max_depth: 8,
+            template_fuel: 200_000,
+            outbound: OutboundPolicy::default(),
+        }
+    }
+}
+
+/// Why the engine could not do something (infrastructure, not a step failing: a failed
+/// step is data in its run).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored version is missing or unreadable.
+    #[error("workflow version {version} of {workflow} is unavailable: {reason}")]
+    Version {
+        /// The workflow.
+        workflow: WorkflowId,
+        /// The version.
+        version: i32,
+        /// Why.
+        reason: String,
+    },
+    /// The graph has no start node.
+    #[error("the workflow has no start node")]
+    NoEntry,
+    /// The HTTP client could not be built.
+    #[error("failed to build the outbound HTTP client: {0}")]
+    Http(String),
+}
+
+/// What starts a run.
+#[derive(Clone, Debug)]
+pub struct StartRun {
+    /// The workflow.
+    pub workflow_id: WorkflowId,
+    /// Its project.
+    pub project_id: weft_core::ProjectId,
+    /// The version to execute.
+    pub version: i32,
+    /// The run input.
+    pub input: serde_json::Value,
+    /// `manual`, `schedule`, `webhook`, ...
+    pub trigger: String,
+    /// Who starts it.
+    pub started_by: Option<UserId>,
+    /// Time limit of the whole run.
+    pub timeout: Option<Duration>,
+}
+
+/// Shared state of the engine's handle and workers.
+pub struct Inner {
+    store: Store,
+    bus: EventBus,
+    config: EngineConfig,
+    templates: Templates,
+    http: OutboundHttp,
+    plans: Mutex<HashMap<(WorkflowId, i32), Arc<Plan>>>,
+    wake: Notify,
+    cancels: Mutex<HashMap<RunId, CancellationToken>>,
+}
+
+/// Most plans kept in memory.
+const MAX_PLANS: usize = 256;
+
+impl Inner {
+    /// The execution plan of a workflow version.
+    pub(crate) async fn plan(&self, workflow: WorkflowId, version: i32) -> Result<Arc<Plan>, EngineError> {
+        if let Some(plan) = self.lock_plans().get(&(workflow, version)) {
+            return Ok(plan.clone());
+        }
+        let unavailable = |reason: String| EngineError::Version { workflow, version, reason };
+        let stored = self.store.get_version(workflow, version).await?.ok_or_else(|| unavailable("not found".into()))?;
+        let graph: Graph = serde_json::from_str(stored.graph.as_deref().unwrap_or_default())
+            .map_err(|e| unavailable(e.to_string()))?;
+        let plan = Arc::new(Plan::new(graph));
+        let mut plans = self.lock_plans();
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert((workflow, version), plan.clone());
+        Ok(plan)
+    }
+
+    fn lock_plans(&self) -> std::sync::MutexGuard<'_, HashMap<(WorkflowId, i32), Arc<Plan>>> {
+        self.plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_cancels(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, CancellationToken>> {
+        self.cancels.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The token cancelled when this process learns that the run was cancelled.
+    pub(crate) fn cancellation(&self, run: RunId) -> CancellationToken {
+        self.lock_cancels().entry(run).or_default().clone()
+    }
+
+    /// Cancels in-flight steps of `run` on this process and forgets its token.
+    pub(crate) fn stop_run(&self, run: RunId) {
+        if let Some(token) = self.lock_cancels().remove(&run) {
+            token.cancel();
+        }
+    }
+}
+
+/// The engine: starts, cancels and executes runs. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("worker_id", &self.inner.config.worker_id).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over `store`, publishing run events on `bus`. No worker runs until
+    /// [`Engine::spawn_workers`].
+    pub fn new(store: Store, bus: EventBus, config: EngineConfig) -> Result<Self, EngineError> {
+        let http = OutboundHttp::new(config.outbound.clone()).map_err(|e| EngineError::Http(e.to_string()))?;
+        let templates = Templates::new(config.template_fuel);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                bus,
+                config,
+                templates,
+                http,
+                plans: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+                cancels: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Starts the workers of this process; they stop when `shutdown` is cancelled, after
+    /// the steps they hold have finished.
+    pub fn spawn_workers(&self, shutdown: CancellationToken) -> JoinHandle<()> {
+        tokio::spawn(worker::work(self.inner.clone(), shutdown))
+    }
+
+    /// Creates a run and queues its start step.
+    pub async fn start_run(&self, start: StartRun) -> Result<Run, EngineError> {
+        let plan = self.inner.plan(start.workflow_id, start.version).await?;
+        let entry = plan.entry().ok_or(EngineError::NoEntry)?;
+        let now = Utc::now();
+        let new = NewRun {
+            workflow_id: start.workflow_id,
+            project_id: start.project_id,
+            version: start.version,
+            input: serde_json::to_string(&start.input).unwrap_or_else(|_| "null".to_owned()),
+            trigger: start.trigger,
+            started_by: start.started_by,
+            parent: None,
+            depth: 0,
+            deadline_at: start
+                .timeout
+                .and_then(|t| chrono::Duration::from_std(t).ok())
+                .map(|t| now + t),
+            entry_node: plan.nodes[entry].id.as_str().to_owned(),
+        };
+        let run = self.inner.store.create_run(new, now).await?;
+        self.inner.wake.notify_waiters();
+        Ok(run)
+    }
+
+    /// Cancels a run: it ends at once, open steps are cancelled, and steps in flight stop
+    /// (at once on this process, at their next lease renewal on others).
+    pub async fn cancel_run(&self, id: RunId) -> Result<Option<Run>, EngineError> {
+        let before = self.inner.store.get_run(id).await?;
+        let run = self.inner.store.cancel_run(id, Utc::now()).await?;
+        self.inner.stop_run(id);
+        if let (Some(before), Some(after)) = (&before, &run)
+            && !before.status.is_terminal()
+            && after.status == weft_store::RunStatus::Cancelled
+        {
+            self.inner.publish(after, WeftEvent::RunCancelled { run_id: id });
+        }
+        Ok(run)
+    }
+
+    /// Wakes idle workers of this process (new work was queued elsewhere in it).
+    pub fn wake(&self) {
+        self.inner.wake.notify_waiters();
+    }
+}
+
+/// Installs the TLS crypto provider (ring) for this process, once; every HTTP client built
+/// afterwards (outbound requests, tests' clients) uses it. Later calls do nothing.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

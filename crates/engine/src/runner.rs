@@ -1,0 +1,237 @@
+//! What each node type does when its step runs. A runner sees the run context (input,
+//! earlier outputs) and answers an [`Outcome`]; it never touches the database, so the
+//! worker records every outcome the same way, in one transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use weft_core::workflow::nodes::{HttpBody, HttpConfig, JoinPolicy};
+use weft_core::workflow::{ErrorClass, Node, NodeSpec};
+
+use crate::Inner;
+use crate::http::{OutboundBody, OutboundRequest};
+use crate::template::{TemplateError, Templates};
+
+/// A failed attempt, as recorded in the step and shown in the run's trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeError {
+    /// Kind of failure, for retry policies.
+    pub class: ErrorClass,
+    /// What happened (never a secret).
+    pub message: String,
+    /// The HTTP status, when there was one.
+    pub status: Option<u16>,
+    /// A server's Retry-After.
+    pub retry_after: Option<Duration>,
+}
+
+impl NodeError {
+    /// A failure of class `other`.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self { class: ErrorClass::Other, message: message.into(), status: None, retry_after: None }
+    }
+
+    /// The error as stored and shown: `{ class, message, status? }`.
+    pub fn to_json(&self) -> Value {
+        let mut value = json!({ "class": self.class, "message": self.message });
+        if let (Some(status), Value::Object(map)) = (self.status, &mut value) {
+            map.insert("status".to_owned(), json!(status));
+        }
+        value
+    }
+}
+
+impl From<TemplateError> for NodeError {
+    fn from(err: TemplateError) -> Self {
+        Self::other(err.message)
+    }
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Done: `output`, and the output ports that fire (the others are skipped).
+    Done {
+        /// The node's output.
+        output: Value,
+        /// Ports that fire.
+        ports: Vec<String>,
+    },
+    /// The attempt failed.
+    Failed(NodeError),
+    /// Come back at `until` (a durable timer), keeping `state`.
+    Sleep {
+        /// When to run again.
+        until: DateTime<Utc>,
+        /// Kept in the step until then.
+        state: Value,
+    },
+}
+
+fn done(output: Value, port: &str) -> Outcome {
+    Outcome::Done { output, ports: vec![port.to_owned()] }
+}
+
+/// Everything a runner may read.
+pub struct StepContext<'a> {
+    /// The node.
+    pub node: &'a Node,
+    /// The step's input: the output of the node that led here.
+    pub input: Value,
+    /// The template context: `input`, `nodes`, `vars` (and `item`, `index` in loops).
+    pub data: minijinja::Value,
+    /// Outputs of arrived predecessors, by node id (joins).
+    pub arrived: serde_json::Map<String, Value>,
+    /// State kept by an earlier attempt (timers).
+    pub state: Option<Value>,
+    /// The step's idempotency key.
+    pub idempotency_key: String,
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// Runs one attempt of a node.
+pub async fn run(inner: &Inner, ctx: StepContext<'_>) -> Outcome {
+    match run_inner(inner, &ctx).await {
+        Ok(outcome) => outcome,
+        Err(err) => Outcome::Failed(err),
+    }
+}
+
+async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, NodeError> {
+    let t = &inner.templates;
+    let data = &ctx.data;
+    Ok(match &ctx.node.spec {
+        NodeSpec::Start(_) => done(ctx.input.clone(), "out"),
+        NodeSpec::End(config) => {
+            let output = match &config.output {
+                Some(template) => t.render_value(template, data)?,
+                None => ctx.input.clone(),
+            };
+            Outcome::Done { output, ports: Vec::new() }
+        }
+        NodeSpec::Transform(config) => done(t.render_value(&config.output, data)?, "out"),
+        NodeSpec::Decision(config) => {
+            let port = if t.eval_truthy(&config.condition, data)? { "true" } else { "false" };
+            done(ctx.input.clone(), port)
+        }
+        NodeSpec::Switch(config) => {
+            let mut port = "default";
+            for case in &config.cases {
+                if t.eval_truthy(&case.condition, data)? {
+                    port = &case.name;
+                    break;
+                }
+            }
+            done(ctx.input.clone(), port)
+        }
+        NodeSpec::Parallel(config) => {
+            let ports = if config.branches.is_empty() { vec!["out".to_owned()] } else { config.branches.clone() };
+            Outcome::Done { output: ctx.input.clone(), ports }
+        }
+        NodeSpec::Join(_) => done(Value::Object(ctx.arrived.clone()), "out"),
+        NodeSpec::Delay(config) => delay(t, ctx, config.duration_ms, config.until.as_deref())?,
+        NodeSpec::Http(config) => http(inner, ctx, config).await?,
+        NodeSpec::Ai(_) => {
+            return Err(NodeError::other(
+                "AI nodes are not configured on this server yet: no AI provider is available",
+            ));
+        }
+        NodeSpec::VectorSearch(_) => {
+            return Err(NodeError::other(
+                "vector search is not configured on this server yet: no embedding index is available",
+            ));
+        }
+        NodeSpec::Loop(_) | NodeSpec::Approval(_) | NodeSpec::SubWorkflow(_) => {
+            return Err(NodeError::other(format!(
+                "{} nodes cannot run on this server version yet",
+                ctx.node.spec.node_type().as_str()
+            )));
+        }
+    })
+}
+
+/// The join policy's threshold: how many arrivals let a join continue.
+pub fn join_threshold(policy: JoinPolicy, n: Option<u32>, indegree: usize) -> usize {
+    match policy {
+        JoinPolicy::All => indegree,
+        JoinPolicy::Any => 1,
+        JoinPolicy::FirstN => n.map_or(indegree, |n| n as usize).clamp(1, indegree.max(1)),
+    }
+}
+
+fn delay(
+    t: &Templates,
+    ctx: &StepContext<'_>,
+    duration_ms: Option<u64>,
+    until: Option<&str>,
+) -> Result<Outcome, NodeError> {
+    if let Some(due) = ctx.state.as_ref().and_then(|s| s.get("timerUntil")).and_then(Value::as_str) {
+        let due: DateTime<Utc> =
+            due.parse().map_err(|_| NodeError::other("the timer's stored due time is unreadable"))?;
+        if due <= ctx.now {
+            return Ok(done(ctx.input.clone(), "out"));
+        }
+        return Ok(Outcome::Sleep { until: due, state: json!({ "timerUntil": due }) });
+    }
+    let due = match (duration_ms, until) {
+        (Some(ms), _) => {
+            let ms = i64::try_from(ms).map_err(|_| NodeError::other("durationMs is too large"))?;
+            ctx.now + chrono::Duration::milliseconds(ms)
+        }
+        (None, Some(template)) => {
+            let text = t.render_str(template, &ctx.data)?;
+            DateTime::parse_from_rfc3339(text.trim())
+                .map_err(|e| NodeError::other(format!("until {text:?} is not an RFC 3339 time: {e}")))?
+                .with_timezone(&Utc)
+        }
+        (None, None) => return Err(NodeError::other("a delay needs durationMs or until")),
+    };
+    if due <= ctx.now {
+        return Ok(done(ctx.input.clone(), "out"));
+    }
+    Ok(Outcome::Sleep { until: due, state: json!({ "timerUntil": due }) })
+}
+
+async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Result<Outcome, NodeError> {
+    let t = &inner.templates;
+    let data = &ctx.data;
+    if config.credential_id.is_some() {
+        return Err(NodeError::other("credentials are not available on this server version yet"));
+    }
+    let pairs = |items: &[weft_core::workflow::nodes::NameValue]| -> Result<Vec<(String, String)>, NodeError> {
+        items.iter().map(|nv| Ok((nv.name.clone(), t.render_str(&nv.value, data)?))).collect()
+    };
+    let body = match &config.body {
+        None => None,
+        Some(HttpBody::Json(value)) => Some(OutboundBody::Json(t.render_value(value, data)?)),
+        Some(HttpBody::Text(text)) => Some(OutboundBody::Text(t.render_str(text, data)?)),
+        Some(HttpBody::Form(fields)) => Some(OutboundBody::Form(pairs(fields)?)),
+    };
+    let request = OutboundRequest {
+        method: config.method,
+        url: t.render_str(&config.url, data)?.trim().to_owned(),
+        headers: pairs(&config.headers)?,
+        query: pairs(&config.query)?,
+        body,
+        timeout: Duration::from_millis(config.timeout_ms),
+        idempotency_key: Some(ctx.idempotency_key.clone()),
+        response_format: config.response.format,
+        max_bytes: config.response.max_bytes,
+        fail_on_status: config.response.fail_on_status,
+    };
+    match inner.http.send(request).await {
+        Ok(response) => {
+            let output = serde_json::to_value(&response)
+                .map_err(|e| NodeError::other(format!("response is not JSON: {e}")))?;
+            Ok(done(output, "out"))
+        }
+        Err(err) => Err(NodeError {
+            class: err.class().retry_class(),
+            message: err.to_string(),
+            status: err.status(),
+            retry_after: err.retry_after(),
+        }),
+    }
+}

@@ -1,0 +1,497 @@
+//! Workers: claim ready steps under a lease, run them, and record each outcome together
+//! with the steps it makes ready, in one transaction.
+//!
+//! The rules a step follows when it ends:
+//! - done: the ports it fired send its output along their edges; edges of the other ports
+//!   are skipped. A node whose inputs have all arrived or been skipped becomes ready (or,
+//!   when none arrived, skipped in turn); a join continues as its policy says.
+//! - failed: retried while its policy allows (exponential backoff with jitter, at least a
+//!   server's Retry-After); then its `error` port fires if edges leave it, else with
+//!   `continueOnFail` its regular ports fire with `{ "error": … }`, else the run fails.
+//! - a worker that dies loses its lease; the step is claimed again and its attempt counts
+//!   against the retry policy, with at least [`LOST_ATTEMPTS`] attempts in all.
+//! - the run succeeds when no step is open any more.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use weft_core::workflow::{NodeSpec, RetryPolicy, output_ports};
+use weft_core::{RunId, StepId};
+use weft_events::{Audience, WeftEvent};
+use weft_store::{Arrival, Claim, Requeue, Run, RunStatus, Step, StepEnd, StepStatus, StepTxn};
+
+use crate::plan::Plan;
+use crate::runner::{self, NodeError, Outcome, StepContext};
+use crate::{EngineError, Inner};
+
+/// Attempts a step gets when workers die under it, whatever its retry policy.
+pub const LOST_ATTEMPTS: i32 = 3;
+
+/// Claims and runs steps until `shutdown`.
+pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(inner.config.concurrency.max(1)));
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let free = permits.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = permits.clone().acquire_owned() => drop(permit),
+            }
+            continue;
+        }
+        let now = Utc::now();
+        let claim = Claim {
+            owner: &inner.config.worker_id,
+            now,
+            lease_until: now + chrono_duration(inner.config.lease),
+            limit: free.min(inner.config.claim_batch.max(1)) as u64,
+        };
+        let notified = inner.wake.notified();
+        let claimed = match inner.store.claim_steps(claim).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "failed to claim steps");
+                Vec::new()
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = notified => {}
+                _ = tokio::time::sleep(inner.config.poll_interval) => {}
+            }
+            continue;
+        }
+        for step in claimed {
+            let Ok(permit) = permits.clone().try_acquire_owned() else { break };
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                let id = step.id;
+                if let Err(err) = execute(&inner, step).await {
+                    tracing::error!(step = %id, error = %err, "failed to execute step");
+                }
+                drop(permit);
+            });
+        }
+    }
+    // Let running steps finish or lose their lease: wait for every permit back.
+    let _ = permits.acquire_many(inner.config.concurrency.max(1) as u32).await;
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+fn parse_json(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
+}
+
+/// Runs one claimed step to an outcome and records it.
+async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
+    let Some(run) = inner.store.get_run(step.run_id).await? else { return Ok(()) };
+    if run.status.is_terminal() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    if run.deadline_at.is_some_and(|deadline| deadline <= now) {
+        let error = NodeError {
+            class: weft_core::workflow::ErrorClass::Timeout,
+            message: "the run exceeded its time limit".to_owned(),
+            status: None,
+            retry_after: None,
+        };
+        return fail_run(inner, &run, &step, error).await;
+    }
+    let plan = inner.plan(run.workflow_id, run.version).await?;
+    let Some(index) = plan.position(&step.node_id) else {
+        return fail_run(inner, &run, &step, NodeError::other("the step's node is not in the workflow")).await;
+    };
+    let node = &plan.nodes[index];
+    let max_attempts = node.settings.retry.as_ref().map_or(1, |r| r.max_attempts as i32);
+    if step.attempt > max_attempts.max(LOST_ATTEMPTS) {
+        let error = NodeError::other(format!("gave up after {} attempts lost with their workers", step.attempt - 1));
+        return give_up(inner, &run, &plan, index, &step, error).await;
+    }
+    inner.publish(
+        &run,
+        WeftEvent::NodeStarted {
+            run_id: run.id,
+            node_id: step.node_id.clone(),
+            scope: step.scope.clone(),
+            attempt: step.attempt,
+        },
+    );
+    let ctx = context(inner, &run, &plan, index, &step, now).await?;
+    let timeout = node.settings.timeout_ms.map_or(inner.config.node_timeout, Duration::from_millis);
+    let cancelled = inner.cancellation(run.id);
+    let outcome = tokio::select! {
+        outcome = tokio::time::timeout(timeout, runner::run(inner, ctx)) => match outcome {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Failed(NodeError {
+                class: weft_core::workflow::ErrorClass::Timeout,
+                message: format!("the node did not finish within {} ms", timeout.as_millis()),
+                status: None,
+                retry_after: None,
+            }),
+        },
+        stop = keep_lease(inner, &run, step.id) => {
+            tracing::info!(step = %step.id, reason = stop, "step stopped");
+            return Ok(());
+        }
+        _ = cancelled.cancelled() => {
+            tracing::info!(step = %step.id, "step stopped: run cancelled");
+            return Ok(());
+        }
+    };
+    match outcome {
+        Outcome::Done { output, ports } => succeed(inner, &run, &plan, index, &step, output, ports).await,
+        Outcome::Sleep { until, state } => sleep(inner, &run, &step, until, state).await,
+        Outcome::Failed(error) => {
+            let retry = node.settings.retry.as_ref();
+            match retry.and_then(|policy| retry_delay(policy, step.attempt, &error)) {
+                Some(delay) => retry_later(inner, &run, &step, delay, error).await,
+                None => give_up(inner, &run, &plan, index, &step, error).await,
+            }
+        }
+    }
+}
+
+/// Renews the lease while the step runs; returns why the step must stop (lease lost, run
+/// ended elsewhere).
+async fn keep_lease(inner: &Inner, run: &Run, step: StepId) -> &'static str {
+    let every = inner.config.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let until = Utc::now() + chrono_duration(inner.config.lease);
+        match inner.store.renew_lease(step, &inner.config.worker_id, until).await {
+            Ok(true) => {}
+            Ok(false) => return "lease lost",
+            Err(err) => tracing::warn!(error = %err, "failed to renew lease"),
+        }
+        if let Ok(Some(current)) = inner.store.get_run(run.id).await
+            && current.status.is_terminal()
+        {
+            return "run ended";
+        }
+    }
+}
+
+/// The delay before the next attempt, or `None` when the policy does not retry this.
+pub fn retry_delay(policy: &RetryPolicy, attempt: i32, error: &NodeError) -> Option<Duration> {
+    if attempt >= policy.max_attempts as i32 || !policy.retry_on.contains(&error.class) {
+        return None;
+    }
+    let exponent = attempt.saturating_sub(1).clamp(0, 64);
+    let factor = policy.multiplier.unwrap_or(2.0).powi(exponent);
+    let ceiling = (policy.initial_delay_ms as f64 * factor).min(policy.max_delay_ms as f64).max(0.0);
+    let millis = if policy.jitter.unwrap_or(true) && ceiling > 0.0 {
+        rand::rng().random_range(0.0..=ceiling)
+    } else {
+        ceiling
+    };
+    let delay = Duration::from_millis(millis as u64);
+    Some(error.retry_after.map_or(delay, |after| delay.max(after)))
+}
+
+/// Builds what the node's templates see.
+async fn context<'p>(
+    inner: &Inner,
+    run: &Run,
+    plan: &'p Plan,
+    index: usize,
+    step: &Step,
+    now: DateTime<Utc>,
+) -> Result<StepContext<'p>, EngineError> {
+    let node = &plan.nodes[index];
+    let needs = plan.needs(index);
+    let scopes = vec![String::new()];
+    let outputs = inner.store.step_outputs(run.id, needs.as_deref(), &scopes).await?;
+    let mut nodes = serde_json::Map::new();
+    let mut arrived = serde_json::Map::new();
+    let predecessors: Vec<&str> = plan.predecessors(index).iter().map(|&p| plan.nodes[p].id.as_str()).collect();
+    for output in outputs {
+        let value = parse_json(output.output.as_deref());
+        if predecessors.contains(&output.node_id.as_str()) {
+            arrived.insert(output.node_id.clone(), value.clone());
+        }
+        nodes.insert(output.node_id, json!({ "output": value }));
+    }
+    let input = parse_json(step.input.as_deref());
+    let data = minijinja::Value::from(minijinja::value::Serde(json!({
+        "input": parse_json(Some(&run.input)),
+        "nodes": nodes,
+        "vars": {},
+    })));
+    let state = step.output.as_deref().map(|s| parse_json(Some(s)));
+    Ok(StepContext {
+        node,
+        input,
+        data,
+        arrived,
+        state,
+        idempotency_key: step.id.to_string(),
+        now,
+    })
+}
+
+struct Recorded {
+    events: Vec<WeftEvent>,
+    made_ready: bool,
+}
+
+/// Follows the fired ports from `index` in one transaction: arrivals, ready and skipped
+/// steps. Returns whether some step became ready.
+async fn fire(
+    txn: &mut StepTxn,
+    plan: &Plan,
+    run: RunId,
+    scope: &str,
+    start: (usize, Vec<String>, Option<String>),
+    now: DateTime<Utc>,
+) -> Result<bool, EngineError> {
+    let mut made_ready = false;
+    let mut queue = VecDeque::from([start]);
+    while let Some((node, fired, output)) = queue.pop_front() {
+        for edge in plan.outgoing(node) {
+            if edge.target_port == "continue" {
+                continue;
+            }
+            let active = fired.iter().any(|p| *p == edge.port);
+            let target = &plan.nodes[edge.target];
+            let arrival = Arrival {
+                run_id: run,
+                node_id: target.id.as_str(),
+                scope,
+                active,
+                input: if active { output.clone() } else { None },
+            };
+            let step = txn.arrive(arrival, now).await?;
+            if step.status != StepStatus::Pending {
+                continue;
+            }
+            let indegree = plan.indegree(edge.target);
+            let threshold = match &target.spec {
+                NodeSpec::Join(join) => runner::join_threshold(join.policy, join.n, indegree),
+                _ => indegree,
+            };
+            let (arrived, resolved) = (step.n_arrived as usize, (step.n_arrived + step.n_skipped) as usize);
+            if arrived >= threshold || (resolved >= indegree && arrived > 0) {
+                txn.settle_step(step.id, StepStatus::Ready, now).await?;
+                made_ready = true;
+            } else if resolved >= indegree {
+                txn.settle_step(step.id, StepStatus::Skipped, now).await?;
+                queue.push_back((edge.target, Vec::new(), None));
+            }
+        }
+    }
+    Ok(made_ready)
+}
+
+/// Ends the run when nothing is open any more.
+async fn maybe_finish(txn: &mut StepTxn, run: &Run, now: DateTime<Utc>) -> Result<Option<WeftEvent>, EngineError> {
+    if txn.open_steps(run.id).await? > 0 {
+        return Ok(None);
+    }
+    txn.finish_run(run.id, RunStatus::Succeeded, None, now).await?;
+    Ok(Some(WeftEvent::RunSucceeded { run_id: run.id }))
+}
+
+/// Opens the transaction that records a step's outcome, with the run locked; `None` when
+/// the run has ended meanwhile.
+async fn begin(inner: &Inner, run: &Run) -> Result<Option<StepTxn>, EngineError> {
+    let mut txn = inner.store.begin_steps().await?;
+    match txn.lock_run(run.id).await? {
+        Some(current) if !current.status.is_terminal() => Ok(Some(txn)),
+        _ => Ok(None),
+    }
+}
+
+fn to_text(value: &Value) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
+
+async fn succeed(
+    inner: &Inner,
+    run: &Run,
+    plan: &Plan,
+    index: usize,
+    step: &Step,
+    output: Value,
+    ports: Vec<String>,
+) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let output_text = to_text(&output);
+    let end = StepEnd {
+        status: StepStatus::Succeeded,
+        output: output_text.clone(),
+        ports: to_text(&json!(ports)),
+        error: None,
+    };
+    if !txn.finish_step(step.id, &inner.config.worker_id, end, now).await? {
+        return Ok(());
+    }
+    let mut recorded = Recorded { events: Vec::new(), made_ready: false };
+    if run.status == RunStatus::Queued {
+        txn.start_run(run.id, now).await?;
+        recorded.events.push(WeftEvent::RunStarted {
+            run_id: run.id,
+            workflow_id: run.workflow_id,
+            version: run.version,
+        });
+    }
+    if matches!(plan.nodes[index].spec, NodeSpec::End(_))
+        && let Some(text) = &output_text
+    {
+        txn.set_run_output(run.id, text.clone()).await?;
+    }
+    recorded.events.push(WeftEvent::NodeSucceeded {
+        run_id: run.id,
+        node_id: step.node_id.clone(),
+        scope: step.scope.clone(),
+        ports: ports.clone(),
+    });
+    recorded.made_ready = fire(&mut txn, plan, run.id, &step.scope, (index, ports, output_text), now).await?;
+    recorded.events.extend(maybe_finish(&mut txn, run, now).await?);
+    txn.commit().await?;
+    inner.after_commit(run, recorded.events, recorded.made_ready);
+    Ok(())
+}
+
+async fn sleep(inner: &Inner, run: &Run, step: &Step, until: DateTime<Utc>, state: Value) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let requeue = Requeue { state: to_text(&state), error: None, same_attempt: true };
+    if !txn.requeue_step(step.id, &inner.config.worker_id, until, requeue, now).await? {
+        return Ok(());
+    }
+    txn.commit().await?;
+    let event = WeftEvent::RunWaiting { run_id: run.id, node_id: step.node_id.clone() };
+    inner.after_commit(run, vec![event], false);
+    Ok(())
+}
+
+async fn retry_later(
+    inner: &Inner,
+    run: &Run,
+    step: &Step,
+    delay: Duration,
+    error: NodeError,
+) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let at = now + chrono_duration(delay);
+    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let requeue = Requeue { state: None, error: to_text(&error.to_json()), same_attempt: false };
+    if !txn.requeue_step(step.id, &inner.config.worker_id, at, requeue, now).await? {
+        return Ok(());
+    }
+    txn.commit().await?;
+    let event = WeftEvent::NodeRetrying {
+        run_id: run.id,
+        node_id: step.node_id.clone(),
+        scope: step.scope.clone(),
+        attempt: step.attempt,
+        retry_at: at,
+        error: error.to_json(),
+    };
+    inner.after_commit(run, vec![event], delay.is_zero());
+    Ok(())
+}
+
+/// The node has given up: its error port, continue-on-fail, or the run fails.
+async fn give_up(
+    inner: &Inner,
+    run: &Run,
+    plan: &Plan,
+    index: usize,
+    step: &Step,
+    error: NodeError,
+) -> Result<(), EngineError> {
+    let node = &plan.nodes[index];
+    let has_error_edges = plan.outgoing(index).iter().any(|e| e.port == "error");
+    let (output, ports) = if has_error_edges {
+        (error.to_json(), vec!["error".to_owned()])
+    } else if node.settings.continue_on_fail {
+        let regular = output_ports(&node.spec).into_iter().filter(|p| p != "error").map(|p| p.into_owned());
+        (json!({ "error": error.to_json() }), regular.collect())
+    } else {
+        return fail_run(inner, run, step, error).await;
+    };
+    let now = Utc::now();
+    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let output_text = to_text(&output);
+    let end = StepEnd {
+        status: StepStatus::Failed,
+        output: output_text.clone(),
+        ports: to_text(&json!(ports)),
+        error: to_text(&error.to_json()),
+    };
+    if !txn.finish_step(step.id, &inner.config.worker_id, end, now).await? {
+        return Ok(());
+    }
+    let mut events = vec![WeftEvent::NodeFailed {
+        run_id: run.id,
+        node_id: step.node_id.clone(),
+        scope: step.scope.clone(),
+        error: error.to_json(),
+    }];
+    let made_ready = fire(&mut txn, plan, run.id, &step.scope, (index, ports, output_text), now).await?;
+    events.extend(maybe_finish(&mut txn, run, now).await?);
+    txn.commit().await?;
+    inner.after_commit(run, events, made_ready);
+    Ok(())
+}
+
+/// Fails the step and the run.
+async fn fail_run(inner: &Inner, run: &Run, step: &Step, error: NodeError) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let end = StepEnd { status: StepStatus::Failed, output: None, ports: None, error: to_text(&error.to_json()) };
+    if !txn.finish_step(step.id, &inner.config.worker_id, end, now).await? {
+        return Ok(());
+    }
+    let mut run_error = error.to_json();
+    if let Value::Object(map) = &mut run_error {
+        map.insert("nodeId".to_owned(), json!(step.node_id));
+    }
+    txn.finish_run(run.id, RunStatus::Failed, to_text(&run_error), now).await?;
+    txn.commit().await?;
+    let events = vec![
+        WeftEvent::NodeFailed {
+            run_id: run.id,
+            node_id: step.node_id.clone(),
+            scope: step.scope.clone(),
+            error: error.to_json(),
+        },
+        WeftEvent::RunFailed { run_id: run.id, error: run_error },
+    ];
+    inner.after_commit(run, events, false);
+    Ok(())
+}
+
+impl Inner {
+    /// Publishes events to the run's project and wakes local workers when steps became ready.
+    fn after_commit(&self, run: &Run, events: Vec<WeftEvent>, made_ready: bool) {
+        for event in events {
+            if matches!(event, WeftEvent::RunSucceeded { .. } | WeftEvent::RunFailed { .. }) {
+                self.stop_run(run.id);
+            }
+            self.publish(run, event);
+        }
+        if made_ready {
+            self.wake.notify_waiters();
+        }
+    }
+
+    pub(crate) fn publish(&self, run: &Run, event: WeftEvent) {
+        self.bus.publish(Audience::Project(run.project_id), event);
+    }
+}
