@@ -50,7 +50,10 @@ impl MigrationTrait for Migration {
         }
         manager
             .alter_table(
-                Table::alter().table(WorkflowVersions::Table).drop_column(WorkflowVersions::IsDelta).to_owned(),
+                Table::alter()
+                    .table(WorkflowVersions::Table)
+                    .drop_column(WorkflowVersions::IsDelta)
+                    .to_owned(),
             )
             .await
     }

@@ -115,7 +115,9 @@ impl MigrationTrait for Migration {
             manager.create_index(index.to_owned()).await?;
         }
         manager
-            .create_index(Index::create().name("idx_runs_parent").table(Runs::Table).col(Runs::ParentRunId).to_owned())
+            .create_index(
+                Index::create().name("idx_runs_parent").table(Runs::Table).col(Runs::ParentRunId).to_owned(),
+            )
             .await?;
 
         manager

@@ -40,6 +40,10 @@ pub struct ApiConfig {
     pub graph_cache_entries: usize,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// The workflow engine's settings.
+    pub engine: weft_engine::EngineConfig,
+    /// Longest a `workflow.execute` call may wait for its run's result.
+    pub max_execute_wait: Duration,
 }
 
 impl ApiConfig {
@@ -63,6 +67,8 @@ impl ApiConfig {
             graph_limits: weft_core::workflow::GraphLimits::default(),
             graph_cache_entries: 32,
             trust_forwarded_for: false,
+            engine: weft_engine::EngineConfig::default(),
+            max_execute_wait: Duration::from_secs(300),
         }
     }
 }
@@ -76,6 +82,7 @@ struct Inner {
     registry: Registry,
     openrpc: serde_json::Value,
     graphs: crate::graph_cache::GraphCache,
+    engine: weft_engine::Engine,
     shutdown: CancellationToken,
 }
 
@@ -98,6 +105,8 @@ impl AppState {
         let registry = crate::routers::registry();
         let openrpc = crate::codegen::openrpc_document(&registry);
         let graphs = crate::graph_cache::GraphCache::new(config.graph_cache_entries);
+        let engine = weft_engine::Engine::new(store.clone(), bus.clone(), config.engine.clone())
+            .map_err(|e| InternalError::new("failed to start the workflow engine", e))?;
         Ok(Self(Arc::new(Inner {
             store,
             bus,
@@ -107,6 +116,7 @@ impl AppState {
             registry,
             openrpc,
             graphs,
+            engine,
             shutdown: CancellationToken::new(),
         })))
     }
@@ -114,6 +124,11 @@ impl AppState {
     /// The database.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// The workflow engine.
+    pub fn engine(&self) -> &weft_engine::Engine {
+        &self.0.engine
     }
 
     /// The event bus.

@@ -135,7 +135,11 @@ impl Inner {
             return Ok(plan.clone());
         }
         let unavailable = |reason: String| EngineError::Version { workflow, version, reason };
-        let stored = self.store.get_version(workflow, version).await?.ok_or_else(|| unavailable("not found".into()))?;
+        let stored = self
+            .store
+            .get_version(workflow, version)
+            .await?
+            .ok_or_else(|| unavailable("not found".into()))?;
         let graph: Graph = serde_json::from_str(stored.graph.as_deref().unwrap_or_default())
             .map_err(|e| unavailable(e.to_string()))?;
         let plan = Arc::new(Plan::new(graph));
@@ -184,7 +188,8 @@ impl Engine {
     /// An engine over `store`, publishing run events on `bus`. No worker runs until
     /// [`Engine::spawn_workers`].
     pub fn new(store: Store, bus: EventBus, config: EngineConfig) -> Result<Self, EngineError> {
-        let http = OutboundHttp::new(config.outbound.clone()).map_err(|e| EngineError::Http(e.to_string()))?;
+        let http =
+            OutboundHttp::new(config.outbound.clone()).map_err(|e| EngineError::Http(e.to_string()))?;
         let templates = Templates::new(config.template_fuel);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -225,10 +230,7 @@ impl Engine {
             started_by: start.started_by,
             parent: None,
             depth: 0,
-            deadline_at: start
-                .timeout
-                .and_then(|t| chrono::Duration::from_std(t).ok())
-                .map(|t| now + t),
+            deadline_at: start.timeout.and_then(|t| chrono::Duration::from_std(t).ok()).map(|t| now + t),
             entry_node: plan.nodes[entry].id.as_str().to_owned(),
         };
         let run = self.inner.store.create_run(new, now).await?;

@@ -43,7 +43,8 @@ impl Plan {
         let mut indegree = vec![0; graph.nodes.len()];
         let mut predecessors = vec![Vec::new(); graph.nodes.len()];
         for edge in &graph.edges {
-            let (Some(&source), Some(&target)) = (index.get(edge.source.as_str()), index.get(edge.target.as_str()))
+            let (Some(&source), Some(&target)) =
+                (index.get(edge.source.as_str()), index.get(edge.target.as_str()))
             else {
                 continue;
             };

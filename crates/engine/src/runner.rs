@@ -127,7 +127,8 @@ async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, Node
             done(ctx.input.clone(), port)
         }
         NodeSpec::Parallel(config) => {
-            let ports = if config.branches.is_empty() { vec!["out".to_owned()] } else { config.branches.clone() };
+            let ports =
+                if config.branches.is_empty() { vec!["out".to_owned()] } else { config.branches.clone() };
             Outcome::Done { output: ctx.input.clone(), ports }
         }
         NodeSpec::Join(_) => done(Value::Object(ctx.arrived.clone()), "out"),
@@ -200,9 +201,10 @@ async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Resu
     if config.credential_id.is_some() {
         return Err(NodeError::other("credentials are not available on this server version yet"));
     }
-    let pairs = |items: &[weft_core::workflow::nodes::NameValue]| -> Result<Vec<(String, String)>, NodeError> {
-        items.iter().map(|nv| Ok((nv.name.clone(), t.render_str(&nv.value, data)?))).collect()
-    };
+    let pairs =
+        |items: &[weft_core::workflow::nodes::NameValue]| -> Result<Vec<(String, String)>, NodeError> {
+            items.iter().map(|nv| Ok((nv.name.clone(), t.render_str(&nv.value, data)?))).collect()
+        };
     let body = match &config.body {
         None => None,
         Some(HttpBody::Json(value)) => Some(OutboundBody::Json(t.render_value(value, data)?)),

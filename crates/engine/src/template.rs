@@ -49,7 +49,8 @@ impl Templates {
         if !text.contains("{{") && !text.contains("{%") {
             return Ok(text.to_owned());
         }
-        let rendered = self.env.render_str(text, ctx).map_err(|e| TemplateError::new("template failed", &e))?;
+        let rendered =
+            self.env.render_str(text, ctx).map_err(|e| TemplateError::new("template failed", &e))?;
         if rendered.len() > MAX_RENDERED_BYTES {
             return Err(TemplateError { message: "template output is too large".to_owned() });
         }
@@ -58,8 +59,10 @@ impl Templates {
 
     /// Evaluates an expression.
     pub fn eval(&self, expression: &str, ctx: &JinjaValue) -> Result<JinjaValue, TemplateError> {
-        let compiled =
-            self.env.compile_expression(expression).map_err(|e| TemplateError::new("expression is invalid", &e))?;
+        let compiled = self
+            .env
+            .compile_expression(expression)
+            .map_err(|e| TemplateError::new("expression is invalid", &e))?;
         compiled.eval(ctx).map_err(|e| TemplateError::new("expression failed", &e))
     }
 

@@ -112,12 +112,14 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
     }
     let plan = inner.plan(run.workflow_id, run.version).await?;
     let Some(index) = plan.position(&step.node_id) else {
-        return fail_run(inner, &run, &step, NodeError::other("the step's node is not in the workflow")).await;
+        return fail_run(inner, &run, &step, NodeError::other("the step's node is not in the workflow"))
+            .await;
     };
     let node = &plan.nodes[index];
     let max_attempts = node.settings.retry.as_ref().map_or(1, |r| r.max_attempts as i32);
     if step.attempt > max_attempts.max(LOST_ATTEMPTS) {
-        let error = NodeError::other(format!("gave up after {} attempts lost with their workers", step.attempt - 1));
+        let error =
+            NodeError::other(format!("gave up after {} attempts lost with their workers", step.attempt - 1));
         return give_up(inner, &run, &plan, index, &step, error).await;
     }
     inner.publish(
@@ -216,7 +218,8 @@ async fn context<'p>(
     let outputs = inner.store.step_outputs(run.id, needs.as_deref(), &scopes).await?;
     let mut nodes = serde_json::Map::new();
     let mut arrived = serde_json::Map::new();
-    let predecessors: Vec<&str> = plan.predecessors(index).iter().map(|&p| plan.nodes[p].id.as_str()).collect();
+    let predecessors: Vec<&str> =
+        plan.predecessors(index).iter().map(|&p| plan.nodes[p].id.as_str()).collect();
     for output in outputs {
         let value = parse_json(output.output.as_deref());
         if predecessors.contains(&output.node_id.as_str()) {
@@ -231,15 +234,7 @@ async fn context<'p>(
         "vars": {},
     })));
     let state = step.output.as_deref().map(|s| parse_json(Some(s)));
-    Ok(StepContext {
-        node,
-        input,
-        data,
-        arrived,
-        state,
-        idempotency_key: step.id.to_string(),
-        now,
-    })
+    Ok(StepContext { node, input, data, arrived, state, idempotency_key: step.id.to_string(), now })
 }
 
 struct Recorded {
@@ -264,7 +259,7 @@ async fn fire(
             if edge.target_port == "continue" {
                 continue;
             }
-            let active = fired.iter().any(|p| *p == edge.port);
+            let active = fired.contains(&edge.port);
             let target = &plan.nodes[edge.target];
             let arrival = Arrival {
                 run_id: run,
@@ -296,7 +291,11 @@ async fn fire(
 }
 
 /// Ends the run when nothing is open any more.
-async fn maybe_finish(txn: &mut StepTxn, run: &Run, now: DateTime<Utc>) -> Result<Option<WeftEvent>, EngineError> {
+async fn maybe_finish(
+    txn: &mut StepTxn,
+    run: &Run,
+    now: DateTime<Utc>,
+) -> Result<Option<WeftEvent>, EngineError> {
     if txn.open_steps(run.id).await? > 0 {
         return Ok(None);
     }
@@ -366,7 +365,13 @@ async fn succeed(
     Ok(())
 }
 
-async fn sleep(inner: &Inner, run: &Run, step: &Step, until: DateTime<Utc>, state: Value) -> Result<(), EngineError> {
+async fn sleep(
+    inner: &Inner,
+    run: &Run,
+    step: &Step,
+    until: DateTime<Utc>,
+    state: Value,
+) -> Result<(), EngineError> {
     let now = Utc::now();
     let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
     let requeue = Requeue { state: to_text(&state), error: None, same_attempt: true };
@@ -454,7 +459,8 @@ async fn give_up(
 async fn fail_run(inner: &Inner, run: &Run, step: &Step, error: NodeError) -> Result<(), EngineError> {
     let now = Utc::now();
     let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
-    let end = StepEnd { status: StepStatus::Failed, output: None, ports: None, error: to_text(&error.to_json()) };
+    let end =
+        StepEnd { status: StepStatus::Failed, output: None, ports: None, error: to_text(&error.to_json()) };
     if !txn.finish_step(step.id, &inner.config.worker_id, end, now).await? {
         return Ok(());
     }

@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (migrations are applied first).
     Serve,
+    /// Execute runs without serving HTTP (several workers and servers can share one
+    /// PostgreSQL database).
+    Worker,
     /// Manage the database schema.
     Migrate {
         /// up, down or status.
@@ -89,6 +92,7 @@ fn parse_role(value: &str) -> Result<Role, String> {
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(&settings).await?.run_until(shutdown_signal()).await,
+        Command::Worker => crate::startup::run_workers(&settings, shutdown_signal()).await,
         Command::Migrate { action } => migrate(&settings, action).await,
         Command::Admin { action: AdminAction::CreateUser { email, display_name, role, password_stdin } } => {
             let password = if password_stdin {

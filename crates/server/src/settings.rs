@@ -103,6 +103,31 @@ pub struct Settings {
     /// `WEFT_SHUTDOWN_TIMEOUT`: how long in-flight requests may take after a signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// `WEFT_EMBEDDED_WORKERS`: `weft serve` also executes runs (off when `weft worker`
+    /// processes do it).
+    pub embedded_workers: bool,
+    /// `WEFT_WORKER_CONCURRENCY`: node executions one process runs at the same time.
+    pub worker_concurrency: usize,
+    /// `WEFT_STEP_LEASE`: how long a worker's claim on a step lasts unless renewed; a step
+    /// whose worker died is taken over after it.
+    #[serde(with = "humantime_serde")]
+    pub step_lease: Duration,
+    /// `WEFT_WORKER_POLL_INTERVAL`: how often idle workers look for due timers, retries
+    /// and other instances' work.
+    #[serde(with = "humantime_serde")]
+    pub worker_poll_interval: Duration,
+    /// `WEFT_NODE_TIMEOUT`: time limit of a node attempt without its own `timeoutMs`.
+    #[serde(with = "humantime_serde")]
+    pub node_timeout: Duration,
+    /// `WEFT_MAX_EXECUTE_WAIT`: longest a `workflow.execute` call may wait for a result.
+    #[serde(with = "humantime_serde")]
+    pub max_execute_wait: Duration,
+    /// `WEFT_HTTP_ALLOW_HOSTS`: comma-separated hosts (`name`, `ip`, `host:port`) that HTTP
+    /// nodes may reach although they are loopback, private or link-local.
+    pub http_allow_hosts: String,
+    /// `WEFT_HTTP_ALLOW_PRIVATE`: let HTTP nodes reach every private address (trusted
+    /// networks only).
+    pub http_allow_private: bool,
 }
 
 impl Default for Settings {
@@ -143,6 +168,14 @@ impl Default for Settings {
             graph_cache_entries: api.graph_cache_entries,
             trust_forwarded_for: false,
             shutdown_timeout: Duration::from_secs(30),
+            embedded_workers: true,
+            worker_concurrency: api.engine.concurrency,
+            step_lease: api.engine.lease,
+            worker_poll_interval: api.engine.poll_interval,
+            node_timeout: api.engine.node_timeout,
+            max_execute_wait: api.max_execute_wait,
+            http_allow_hosts: String::new(),
+            http_allow_private: false,
         }
     }
 }
@@ -199,9 +232,25 @@ impl Settings {
         Ok(SecretString::from(secret))
     }
 
+    /// The engine's configuration.
+    pub fn engine_config(&self) -> anyhow::Result<weft_engine::EngineConfig> {
+        let hosts = self.http_allow_hosts.split(',').map(str::trim).filter(|h| !h.is_empty());
+        let outbound = weft_engine::http::OutboundPolicy::new(self.http_allow_private, hosts)
+            .context("invalid WEFT_HTTP_ALLOW_HOSTS")?;
+        Ok(weft_engine::EngineConfig {
+            concurrency: self.worker_concurrency.max(1),
+            claim_batch: self.worker_concurrency.clamp(1, 64),
+            lease: self.step_lease.max(Duration::from_secs(1)),
+            poll_interval: self.worker_poll_interval.max(Duration::from_millis(10)),
+            node_timeout: self.node_timeout,
+            outbound,
+            ..weft_engine::EngineConfig::default()
+        })
+    }
+
     /// The API layer's configuration.
-    pub fn api_config(&self, jwt_secret: SecretString) -> ApiConfig {
-        ApiConfig {
+    pub fn api_config(&self, jwt_secret: SecretString) -> anyhow::Result<ApiConfig> {
+        Ok(ApiConfig {
             tokens: TokenConfig {
                 secret: jwt_secret,
                 issuer: self.jwt_issuer.clone(),
@@ -236,7 +285,9 @@ impl Settings {
             .normalized(),
             graph_cache_entries: self.graph_cache_entries,
             trust_forwarded_for: self.trust_forwarded_for,
-        }
+            engine: self.engine_config()?,
+            max_execute_wait: self.max_execute_wait,
+        })
     }
 }
 
@@ -283,7 +334,7 @@ mod tests {
             assert_eq!(settings.access_token_ttl, Duration::from_secs(300));
             assert_eq!(settings.max_batch, 7);
             assert_eq!(settings.log_format, LogFormat::Json);
-            let api = settings.api_config(SecretString::from("x".repeat(32)));
+            let api = settings.api_config(SecretString::from("x".repeat(32))).unwrap();
             assert_eq!(api.cors_origins, vec!["http://localhost:5173", "https://app.example.com"]);
             Ok(())
         });

@@ -23,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_timeout: Duration,
+    embedded_workers: bool,
 }
 
 /// Connects to the database named by the settings and applies pending migrations.
@@ -42,7 +43,12 @@ impl Application {
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("failed to bind {}", settings.addr))?;
-        Ok(Application { listener, state, shutdown_timeout: settings.shutdown_timeout })
+        Ok(Application {
+            listener,
+            state,
+            shutdown_timeout: settings.shutdown_timeout,
+            embedded_workers: settings.embedded_workers,
+        })
     }
 
     /// The bound address.
@@ -57,6 +63,7 @@ impl Application {
         let state = self.state.clone();
         let purge = tokio::spawn(purge_loop(state.clone()));
         let shutdown = state.shutdown_token().clone();
+        let workers = self.embedded_workers.then(|| state.engine().spawn_workers(shutdown.clone()));
         let app = weft_api::http::router(state.clone());
         tracing::info!(%addr, backend = ?state.store().backend(), "weft listening");
         // Small JSON-RPC answers must not wait for delayed ACKs (Nagle's algorithm).
@@ -84,16 +91,44 @@ impl Application {
             }
         };
         purge.abort();
+        if let Some(workers) = workers {
+            // Steps in flight finish (or, past the timeout, lose their lease to another worker).
+            if tokio::time::timeout(self.shutdown_timeout, workers).await.is_err() {
+                tracing::warn!("steps in flight did not finish within the shutdown timeout");
+            }
+        }
         state.store().clone().close().await;
         tracing::info!("stopped");
         result
     }
 }
 
+/// Runs only workers (no HTTP) until `signal`: `weft worker`, for scale-out on PostgreSQL.
+pub async fn run_workers(
+    settings: &Settings,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    store.migrate_up(None).await.context("failed to migrate the database")?;
+    let state = build_state(settings, store)?;
+    let shutdown = state.shutdown_token().clone();
+    let workers = state.engine().spawn_workers(shutdown.clone());
+    tracing::info!(worker = %state.engine().config().worker_id, backend = ?state.store().backend(), "weft worker running");
+    signal.await;
+    tracing::info!("shutting down: finishing steps in flight");
+    shutdown.cancel();
+    if tokio::time::timeout(settings.shutdown_timeout, workers).await.is_err() {
+        tracing::warn!("steps in flight did not finish within the shutdown timeout");
+    }
+    state.store().clone().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
 /// Builds the application state from settings and an open store.
 pub fn build_state(settings: &Settings, store: Store) -> anyhow::Result<AppState> {
     let secret = settings.resolve_jwt_secret()?;
-    AppState::new(store, EventBus::new(1024), settings.api_config(secret))
+    AppState::new(store, EventBus::new(1024), settings.api_config(secret)?)
         .context("failed to build application state")
 }
 

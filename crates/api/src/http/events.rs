@@ -122,7 +122,12 @@ struct Memberships {
 impl Memberships {
     const TTL: Duration = Duration::from_secs(5);
 
-    async fn is_member(&mut self, state: &AppState, project: weft_core::ProjectId, user: weft_core::UserId) -> bool {
+    async fn is_member(
+        &mut self,
+        state: &AppState,
+        project: weft_core::ProjectId,
+        user: weft_core::UserId,
+    ) -> bool {
         if let Some((member, at)) = self.checked.get(&project)
             && at.elapsed() < Self::TTL
         {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod common;
 pub mod project;
+pub mod run;
 pub mod workflow;
 
 use crate::rpc::Registry;
@@ -12,5 +13,6 @@ use crate::rpc::Registry;
 pub fn registry() -> Registry {
     let registry = auth::register(Registry::new());
     let registry = project::register(registry);
-    workflow::register(registry)
+    let registry = workflow::register(registry);
+    run::register(registry)
 }

@@ -102,6 +102,10 @@ pub fn test_config() -> ApiConfig {
     config.login_throttle.max_failures_per_account = 5;
     config.login_throttle.max_failures_per_ip = 12;
     config.registrations_per_ip_per_hour = 8;
+    // Test targets are local servers on 127.0.0.1; everything else stays refused.
+    config.engine.outbound = weft_engine::http::OutboundPolicy::new(false, ["127.0.0.1"]).unwrap();
+    config.engine.poll_interval = Duration::from_millis(50);
+    config.engine.lease = Duration::from_secs(3);
     config
 }
 
@@ -130,6 +134,7 @@ impl TestApp {
                 .await
                 .unwrap();
         });
+        state.engine().spawn_workers(stop.clone());
         weft_engine::install_tls_provider();
         TestApp { addr, base: format!("http://{addr}"), state, http: reqwest::Client::new(), stop, _db: db }
     }

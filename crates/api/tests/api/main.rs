@@ -10,6 +10,7 @@ mod codegen;
 mod conformance;
 mod events;
 mod projects;
+mod runs;
 mod transport;
 mod workflow_access;
 mod workflows;

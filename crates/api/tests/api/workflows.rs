@@ -471,7 +471,8 @@ async fn edits_read_back_exactly(app: TestApp) {
     let mut expected = vec![Value::Null];
     let first: Value = app.call("workflow.getVersion", current(1), token).await.unwrap();
     expected.push(first["graph"].clone());
-    let edge = |target: &str| json!({"source": "start", "sourcePort": "out", "target": target, "targetPort": "in"});
+    let edge =
+        |target: &str| json!({"source": "start", "sourcePort": "out", "target": target, "targetPort": "in"});
     let last = i64::from(weft_store::VERSIONS_PER_SNAPSHOT) + 8;
     for version in 2..=last {
         let patch = match version % 5 {

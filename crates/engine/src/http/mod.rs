@@ -5,6 +5,7 @@
 //! connection only ever uses checked addresses. Failures carry an [`ErrorClass`] for the
 //! engine's retry policy.
 
+mod address;
 mod error;
 mod guard;
 mod request;
@@ -18,10 +19,11 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
+pub use address::{AddressKind, classify_ip};
 pub use error::{ErrorClass, HttpError};
 pub use guard::{
-    ALLOW_HOSTS_SETTING, ALLOW_PRIVATE_SETTING, AddressKind, HostCheck, InvalidAllowEntry, LookupError,
-    OutboundPolicy, Refusal, classify_ip,
+    ALLOW_HOSTS_SETTING, ALLOW_PRIVATE_SETTING, HostCheck, InvalidAllowEntry, LookupError, OutboundPolicy,
+    Refusal,
 };
 pub use request::{
     DEFAULT_TIMEOUT, HttpMethod, OutboundBody, OutboundRequest, OutboundResponse, ResponseFormat,

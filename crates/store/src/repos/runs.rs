@@ -14,8 +14,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use weft_core::{ProjectId, RunId, StepId, UserId, WorkflowId};
 
@@ -354,7 +354,8 @@ impl Store {
         .await
         .context("failed to insert run")?;
         let mut steps = StepTxn { txn, backend: self.backend() };
-        let entry = Arrival { run_id: id, node_id: &new.entry_node, scope: "", active: true, input: Some(new.input) };
+        let entry =
+            Arrival { run_id: id, node_id: &new.entry_node, scope: "", active: true, input: Some(new.input) };
         let step = steps.arrive(entry, now).await?;
         steps.settle_step(step.id, StepStatus::Ready, now).await?;
         steps.txn.commit().await.context("failed to commit run")?;
@@ -483,7 +484,9 @@ impl Store {
             .select_only()
             .columns([steps::Column::NodeId, steps::Column::Scope, steps::Column::Output])
             .filter(steps::Column::RunId.eq(run.0))
-            .filter(steps::Column::Status.is_in([StepStatus::Succeeded.as_str(), StepStatus::Failed.as_str()]))
+            .filter(
+                steps::Column::Status.is_in([StepStatus::Succeeded.as_str(), StepStatus::Failed.as_str()]),
+            )
             .filter(steps::Column::Output.is_not_null())
             .filter(steps::Column::Scope.is_in(scopes.iter().map(String::as_str)));
         if let Some(ids) = node_ids {
@@ -619,8 +622,10 @@ impl StepTxn {
     /// arrival (`pending`) or counts it on an existing one, and answers the step as it is now.
     pub async fn arrive(&mut self, arrival: Arrival<'_>, now: DateTime<Utc>) -> Result<Step, StoreError> {
         let (arrived, skipped) = if arrival.active { (1, 0) } else { (0, 1) };
+        let input = if arrival.active { arrival.input } else { None };
         let excluded = Alias::new("excluded");
-        let mut conflict = OnConflict::columns([steps::Column::RunId, steps::Column::NodeId, steps::Column::Scope]);
+        let mut conflict =
+            OnConflict::columns([steps::Column::RunId, steps::Column::NodeId, steps::Column::Scope]);
         conflict
             .value(
                 steps::Column::NArrived,
@@ -631,16 +636,6 @@ impl StepTxn {
                 steps::Column::NSkipped,
                 Expr::col((steps::Entity, steps::Column::NSkipped))
                     .add(Expr::col((excluded.clone(), steps::Column::NSkipped))),
-            )
-            .value(
-                steps::Column::Input,
-                Expr::cust_with_exprs(
-                    "COALESCE($1, $2)",
-                    [
-                        Expr::col((excluded.clone(), steps::Column::Input)),
-                        Expr::col((steps::Entity, steps::Column::Input)),
-                    ],
-                ),
             )
             .value(steps::Column::UpdatedAt, Expr::col((excluded, steps::Column::UpdatedAt)));
         let row = steps::Entity::insert(steps::ActiveModel {
@@ -653,7 +648,7 @@ impl StepTxn {
             n_arrived: Set(arrived),
             n_skipped: Set(skipped),
             ports: Set(None),
-            input: Set(if arrival.active { arrival.input } else { None }),
+            input: Set(input.clone()),
             output: Set(None),
             error: Set(None),
             available_at: Set(now),
@@ -668,7 +663,20 @@ impl StepTxn {
         .exec_with_returning(&self.txn)
         .await
         .context("failed to record arrival")?;
-        step_from_row(row)
+        let mut step = step_from_row(row)?;
+        // The first active arrival brings the step's input (an earlier skipped one did not).
+        if step.input.is_none()
+            && let Some(input) = input
+        {
+            steps::Entity::update_many()
+                .col_expr(steps::Column::Input, Expr::value(input.clone()))
+                .filter(steps::Column::Id.eq(step.id.0))
+                .exec(&self.txn)
+                .await
+                .context("failed to record step input")?;
+            step.input = Some(input);
+        }
+        Ok(step)
     }
 
     /// Moves a pending step to `ready` (claimable at `at`) or to `skipped`.

@@ -110,7 +110,8 @@ pub(crate) async fn insert_version<C: ConnectionTrait>(
 
 /// Replays `rows` (ascending, the first a snapshot) into the last one's graph as JSON text.
 fn replay(rows: &[workflow_versions::Model]) -> Result<String, StoreError> {
-    let corrupt = |version: i32, what: String| StoreError::Corrupt(format!("workflow version {version}: {what}"));
+    let corrupt =
+        |version: i32, what: String| StoreError::Corrupt(format!("workflow version {version}: {what}"));
     let Some((first, deltas)) = rows.split_first() else {
         return Err(StoreError::Corrupt("no workflow version to replay".to_owned()));
     };

@@ -14,8 +14,8 @@ use crate::Store;
 use crate::entities::{workflow_tags, workflows};
 use crate::error::{Context, StoreError};
 use crate::records::{NewWorkflow, Page, Workflow};
-use crate::repos::versions::{NewVersion, VersionContent, insert_version};
 use crate::repos::projects::like_contains;
+use crate::repos::versions::{NewVersion, VersionContent, insert_version};
 
 /// Whether a workflow has a published version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +92,10 @@ async fn replace_tags<C: ConnectionTrait>(
 }
 
 impl Store {
-    pub(crate) async fn tags_of(&self, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Vec<String>>, StoreError> {
+    pub(crate) async fn tags_of(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<HashMap<uuid::Uuid, Vec<String>>, StoreError> {
         let mut tags: HashMap<uuid::Uuid, Vec<String>> = HashMap::new();
         if ids.is_empty() {
             return Ok(tags);

@@ -78,10 +78,13 @@ both!(deltas_replay_onto_the_nearest_snapshot, |store| async move {
                 .to_string(),
             )
         };
-        let new = NewVersion { expected_version: version - 1, content, author_id: owner.id, message: "m".into() };
+        let new =
+            NewVersion { expected_version: version - 1, content, author_id: owner.id, message: "m".into() };
         assert!(matches!(store.save_version(workflow.id, new, now()).await.unwrap(), SaveOutcome::Saved(_)));
     }
-    for version in [1, 2, 3, VERSIONS_PER_SNAPSHOT - 1, VERSIONS_PER_SNAPSHOT, VERSIONS_PER_SNAPSHOT + 1, last] {
+    for version in
+        [1, 2, 3, VERSIONS_PER_SNAPSHOT - 1, VERSIONS_PER_SNAPSHOT, VERSIONS_PER_SNAPSHOT + 1, last]
+    {
         let stored = store.get_version(workflow.id, version).await.unwrap().unwrap();
         let graph: serde_json::Value = serde_json::from_str(stored.graph.as_deref().unwrap()).unwrap();
         let log: Vec<i32> = (2..=version).collect();
@@ -94,12 +97,18 @@ both!(deltas_replay_onto_the_nearest_snapshot, |store| async move {
     let mut expected = last;
     while !snapshot_due(expected + 1) {
         let delta = VersionContent::Delta(r#"[{"op":"replace","path":"/count","value":0}]"#.into());
-        let new = NewVersion { expected_version: expected, content: delta, author_id: owner.id, message: "m".into() };
+        let new = NewVersion {
+            expected_version: expected,
+            content: delta,
+            author_id: owner.id,
+            message: "m".into(),
+        };
         store.save_version(workflow.id, new, now()).await.unwrap();
         expected += 1;
     }
     let delta = VersionContent::Delta("[]".into());
-    let new = NewVersion { expected_version: expected, content: delta, author_id: owner.id, message: "m".into() };
+    let new =
+        NewVersion { expected_version: expected, content: delta, author_id: owner.id, message: "m".into() };
     assert!(store.save_version(workflow.id, new, now()).await.is_err());
     assert_eq!(store.find_workflow(workflow.id).await.unwrap().unwrap().current_version, expected);
 });

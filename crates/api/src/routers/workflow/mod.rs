@@ -44,7 +44,7 @@ const MAX_MESSAGE_CHARS: usize = 500;
 
 /// Loads a workflow if the caller's role in its project is at least `required`. A
 /// workflow in a project the caller is not a member of answers not-found.
-async fn require_workflow(
+pub(crate) async fn require_workflow(
     ctx: &CallContext,
     id: WorkflowId,
     required: ProjectRole,
@@ -106,7 +106,7 @@ async fn load_entry(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<A
 }
 
 /// A stored version's graph.
-async fn load_graph(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Graph, ApiError> {
+pub(crate) async fn load_graph(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Graph, ApiError> {
     Ok(load_entry(ctx, id, version).await?.graph.clone())
 }
 
@@ -201,6 +201,21 @@ fn message(errors: &mut ValidationErrors, message: Option<&str>, default: &str) 
 
 fn report(ctx: &CallContext, graph: &Graph) -> ValidationReport {
     wf::validate(graph, &ctx.state.config().graph_limits)
+}
+
+/// Refuses a graph with validation issues (publishing, running): VALIDATION with one
+/// field error per issue.
+pub(crate) fn require_valid(ctx: &CallContext, graph: &Graph) -> Result<(), ApiError> {
+    let validation = report(ctx, graph);
+    if validation.valid {
+        return Ok(());
+    }
+    let fields = validation
+        .issues
+        .into_iter()
+        .map(|issue| FieldError::new(join_path("graph", &issue.path), issue.code, issue.message))
+        .collect();
+    Err(ApiError::Validation(ValidationErrors(fields)))
 }
 
 /// Largest delta stored as such; a bigger change is cheaper to read back as a snapshot.
@@ -675,15 +690,7 @@ impl Procedure for Publish {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Editor).await?;
         let version = params.version.unwrap_or(workflow.current_version);
         let graph = load_graph(&ctx, workflow.id, version).await?;
-        let validation = report(&ctx, &graph);
-        if !validation.valid {
-            let fields = validation
-                .issues
-                .into_iter()
-                .map(|issue| FieldError::new(join_path("graph", &issue.path), issue.code, issue.message))
-                .collect();
-            return Err(ApiError::Validation(ValidationErrors(fields)));
-        }
+        require_valid(&ctx, &graph)?;
         let published = ctx.state.store().publish_version(workflow.id, version, Utc::now()).await?;
         published.map(Workflow::from).ok_or(ApiError::NotFound { resource: "version" })
     }

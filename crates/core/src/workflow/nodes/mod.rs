@@ -18,8 +18,8 @@ pub use control::{
     DecisionConfig, JoinConfig, JoinPolicy, LoopConfig, LoopKind, ParallelConfig, SwitchCase, SwitchConfig,
 };
 pub use http::{
-    DEFAULT_HTTP_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS, HttpBody, HttpConfig, HttpMethod, HttpResponseConfig, MAX_HTTP_MAX_BYTES,
-    MAX_HTTP_TIMEOUT_MS, NameValue, ResponseFormat,
+    DEFAULT_HTTP_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS, HttpBody, HttpConfig, HttpMethod, HttpResponseConfig,
+    MAX_HTTP_MAX_BYTES, MAX_HTTP_TIMEOUT_MS, NameValue, ResponseFormat,
 };
 
 use super::graph::is_id_like;
