@@ -72,6 +72,14 @@ export function createClient(options: ClientOptions) {
       /** Changes a project's name and/or description (EDITOR or OWNER). Requires an access token with role GUEST or higher. */
       update: (params: Procedures["project.update"]["params"], options?: CallOptions) => rpc.call("project.update", params, options),
     },
+    run: {
+      /** Cancels a run (EDITOR): it ends at once as cancelled, open node executions are cancelled and work in flight stops. A finished run is answered unchanged. Requires an access token with role GUEST or higher. */
+      cancel: (params: Procedures["run.cancel"]["params"], options?: CallOptions) => rpc.call("run.cancel", params, options),
+      /** A run with every node execution (attempts, input, output, error, timings). Requires an access token with role GUEST or higher. */
+      get: (params: Procedures["run.get"]["params"], options?: CallOptions) => rpc.call("run.get", params, options),
+      /** Runs of a project or of a workflow, newest first, filtered by status and creation time. Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["run.list"]["params"], options?: CallOptions) => rpc.call("run.list", params, options),
+    },
     workflow: {
       /** Creates a workflow in a project (EDITOR) with version 1. The graph is checked for shape (refused with field paths) and validated (issues reported, not refused: drafts may be incomplete). Requires an access token with role GUEST or higher. */
       create: (params: Procedures["workflow.create"]["params"], options?: CallOptions) => rpc.call("workflow.create", params, options),
@@ -81,6 +89,8 @@ export function createClient(options: ClientOptions) {
       diff: (params: Procedures["workflow.diff"]["params"], options?: CallOptions) => rpc.call("workflow.diff", params, options),
       /** Copies a workflow's current version into a new workflow in the same project (EDITOR), with fresh node ids and no credential references. Requires an access token with role GUEST or higher. */
       duplicate: (params: Procedures["workflow.duplicate"]["params"], options?: CallOptions) => rpc.call("workflow.duplicate", params, options),
+      /** Starts a run of the published version (or of `version`) with `input` (EDITOR). Returns the queued run at once, or with `wait` the finished run (still running if `waitTimeoutMs` passed first). A version with validation issues is refused with VALIDATION. Requires an access token with role GUEST or higher. */
+      execute: (params: Procedures["workflow.execute"]["params"], options?: CallOptions) => rpc.call("workflow.execute", params, options),
       /** A version (default: current) as a portable document in the versioned format of docs/workflow-format.md. Credential references are removed. Requires an access token with role GUEST or higher. */
       export: (params: Procedures["workflow.export"]["params"], options?: CallOptions) => rpc.call("workflow.export", params, options),
       /** A workflow with its current graph and validation report. Requires an access token with role GUEST or higher. */

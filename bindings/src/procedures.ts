@@ -93,6 +93,14 @@ export interface Procedures {
   "workflow.import": { params: T.ImportParams; result: T.WorkflowDetail };
   /** The node catalogue: every node type with its description and ports. Requires an access token with role GUEST or higher. */
   "workflow.nodeTypes": { params: T.EmptyParams; result: T.NodeTypeList };
+  /** Starts a run of the published version (or of `version`) with `input` (EDITOR). Returns the queued run at once, or with `wait` the finished run (still running if `waitTimeoutMs` passed first). A version with validation issues is refused with VALIDATION. Requires an access token with role GUEST or higher. */
+  "workflow.execute": { params: T.ExecuteParams; result: T.ExecuteResult };
+  /** A run with every node execution (attempts, input, output, error, timings). Requires an access token with role GUEST or higher. */
+  "run.get": { params: T.RunRef; result: T.RunDetail };
+  /** Runs of a project or of a workflow, newest first, filtered by status and creation time. Requires an access token with role GUEST or higher. */
+  "run.list": { params: T.ListRunsParams; result: T.RunPage };
+  /** Cancels a run (EDITOR): it ends at once as cancelled, open node executions are cancelled and work in flight stops. A finished run is answered unchanged. Requires an access token with role GUEST or higher. */
+  "run.cancel": { params: T.RunRef; result: T.Run };
 }
 
 /** Every procedure name. */
@@ -142,4 +150,8 @@ export const procedureNames = [
   "workflow.export",
   "workflow.import",
   "workflow.nodeTypes",
+  "workflow.execute",
+  "run.get",
+  "run.list",
+  "run.cancel",
 ] as const;

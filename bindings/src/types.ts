@@ -390,6 +390,45 @@ role?: ProjectRole,
 timeoutMs?: number, };
 
 /**
+ * Params of `workflow.execute`.
+ */
+export type ExecuteParams = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The run input (`{}` when absent).
+ */
+input?: JsonValue, 
+/**
+ * The version to run; the published version when absent.
+ */
+version?: number, 
+/**
+ * Wait for the run to finish, up to `waitTimeoutMs`.
+ */
+wait?: boolean, 
+/**
+ * How long to wait (default 30,000 ms; at most the server's limit).
+ */
+waitTimeoutMs?: number, 
+/**
+ * Time limit of the whole run, in milliseconds.
+ */
+timeoutMs?: number, };
+
+/**
+ * Result of `workflow.execute`.
+ */
+export type ExecuteResult = { 
+/**
+ * The run as it is when the call returns: just queued, or finished when waited for
+ * (still running if the wait timed out).
+ */
+run: Run, };
+
+/**
  * The constant marking a Weft workflow export.
  */
 export type ExportFormat = "weft.workflow";
@@ -723,6 +762,39 @@ cursor?: string,
 limit?: number, };
 
 /**
+ * Params of `run.list`: runs of one project or one workflow, newest first.
+ */
+export type ListRunsParams = { 
+/**
+ * Runs of this project.
+ */
+projectId?: ProjectId, 
+/**
+ * Runs of this workflow.
+ */
+workflowId?: WorkflowId, 
+/**
+ * Only runs with this status.
+ */
+status?: RunStatus, 
+/**
+ * Only runs created at or after this time.
+ */
+createdAfter?: string, 
+/**
+ * Only runs created before this time.
+ */
+createdBefore?: string, 
+/**
+ * `nextCursor` of the previous page.
+ */
+cursor?: string, 
+/**
+ * Page size, 1 to 200 (default 50).
+ */
+limit?: number, };
+
+/**
  * Params of `workflow.versions`.
  */
 export type ListVersionsParams = { 
@@ -929,6 +1001,59 @@ after: Node,
  * `settings.<path>`.
  */
 fields: Array<string>, };
+
+/**
+ * One execution of one node.
+ */
+export type NodeExecution = { 
+/**
+ * Identifier; also the idempotency key sent to HTTP targets.
+ */
+id: StepId, 
+/**
+ * The node.
+ */
+nodeId: string, 
+/**
+ * `""` at the top level; a loop iteration otherwise.
+ */
+scope: string, 
+/**
+ * Status.
+ */
+status: StepStatus, 
+/**
+ * Attempts started.
+ */
+attempt: number, 
+/**
+ * Input: the output of the node that led here.
+ */
+input: JsonValue | null, 
+/**
+ * Output.
+ */
+output: JsonValue | null, 
+/**
+ * The last error: `{ class, message, status? }`.
+ */
+error: JsonValue | null, 
+/**
+ * Output ports that fired.
+ */
+ports: Array<string> | null, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * Last attempt started.
+ */
+startedAt: string | null, 
+/**
+ * Finished.
+ */
+finishedAt: string | null, };
 
 /**
  * Identifies a node inside one graph: 1 to 64 ASCII letters, digits, `_` or `-`.
@@ -1283,6 +1408,108 @@ message: string,
 data: ErrorData, };
 
 /**
+ * A run.
+ */
+export type Run = { 
+/**
+ * Identifier.
+ */
+id: RunId, 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * Its project.
+ */
+projectId: ProjectId, 
+/**
+ * The executed version.
+ */
+version: number, 
+/**
+ * Status.
+ */
+status: RunStatus, 
+/**
+ * The input.
+ */
+input: JsonValue, 
+/**
+ * The result (the output of the `end` node reached), once succeeded.
+ */
+output: JsonValue | null, 
+/**
+ * Why it failed: `{ class, message, nodeId }`.
+ */
+error: JsonValue | null, 
+/**
+ * What started it: `manual`, ...
+ */
+trigger: string, 
+/**
+ * Who started it.
+ */
+startedBy: UserId | null, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * First step finished.
+ */
+startedAt: string | null, 
+/**
+ * Finished.
+ */
+finishedAt: string | null, };
+
+/**
+ * A run with its node executions.
+ */
+export type RunDetail = { 
+/**
+ * The run.
+ */
+run: Run, 
+/**
+ * Node executions in the order they were created.
+ */
+nodes: Array<NodeExecution>, };
+
+/**
+ * Identifies a run: one execution of a workflow version.
+ */
+export type RunId = string;
+
+/**
+ * A page of runs.
+ */
+export type RunPage = { 
+/**
+ * Newest first.
+ */
+items: Array<Run>, 
+/**
+ * Pass as `cursor` for the next page; `null` on the last page.
+ */
+nextCursor: string | null, };
+
+/**
+ * Params naming a run.
+ */
+export type RunRef = { 
+/**
+ * The run.
+ */
+runId: RunId, };
+
+/**
+ * Where a run is in its life.
+ */
+export type RunStatus = "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+
+/**
  * Params of `workflow.saveGraph`.
  */
 export type SaveGraphParams = { 
@@ -1401,6 +1628,17 @@ export type StartConfig = {
  * JSON Schema the run input must satisfy; absent means any input.
  */
 inputSchema?: JsonValue, };
+
+/**
+ * Identifies a step: one execution of one node in one scope of a run. Also the step's
+ * idempotency key towards external systems (`Idempotency-Key` on HTTP requests).
+ */
+export type StepId = string;
+
+/**
+ * Where a node execution is in its life.
+ */
+export type StepStatus = "pending" | "ready" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled";
 
 /**
  * Result of `auth.streamTicket`: open `GET /events?ticket=<ticket>` (for browsers'
@@ -1695,7 +1933,115 @@ userId: UserId,
 /**
  * Its new role.
  */
-role: Role, };
+role: Role, } | { "type": "run.started", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * Its workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The executed version.
+ */
+version: number, } | { "type": "node.started", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * The node.
+ */
+nodeId: string, 
+/**
+ * Loop scope (`""` at the top level).
+ */
+scope: string, 
+/**
+ * Attempt number, from 1.
+ */
+attempt: number, } | { "type": "node.succeeded", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * The node.
+ */
+nodeId: string, 
+/**
+ * Loop scope.
+ */
+scope: string, 
+/**
+ * Output ports that fired.
+ */
+ports: Array<string>, } | { "type": "node.failed", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * The node.
+ */
+nodeId: string, 
+/**
+ * Loop scope.
+ */
+scope: string, 
+/**
+ * What went wrong.
+ */
+error: JsonValue, } | { "type": "node.retrying", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * The node.
+ */
+nodeId: string, 
+/**
+ * Loop scope.
+ */
+scope: string, 
+/**
+ * The attempt that failed.
+ */
+attempt: number, 
+/**
+ * When the next attempt may start.
+ */
+retryAt: string, 
+/**
+ * What went wrong.
+ */
+error: JsonValue, } | { "type": "run.waiting", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * The node that waits.
+ */
+nodeId: string, } | { "type": "run.succeeded", 
+/**
+ * The run.
+ */
+runId: RunId, } | { "type": "run.failed", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * Why.
+ */
+error: JsonValue, } | { "type": "run.cancelled", 
+/**
+ * The run.
+ */
+runId: RunId, };
 
 /**
  * A workflow's metadata.
