@@ -7,8 +7,10 @@
 //! step; completed steps never run again.
 
 pub mod http;
+pub mod loops;
 pub mod plan;
 pub mod runner;
+pub mod schedule;
 pub mod template;
 pub mod worker;
 
@@ -86,6 +88,9 @@ pub enum EngineError {
         /// Why.
         reason: String,
     },
+    /// Stored run state is unreadable.
+    #[error("corrupt run state: {0}")]
+    Corrupt(String),
     /// The graph has no start node.
     #[error("the workflow has no start node")]
     NoEntry,

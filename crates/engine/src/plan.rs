@@ -27,6 +27,8 @@ pub struct Plan {
     outgoing: Vec<Vec<Outgoing>>,
     /// Incoming edges per node (into `in`; a loop's `continue` edges are not inputs).
     indegree: Vec<usize>,
+    /// Edges into each loop's `continue` input: the ends of its body.
+    continue_degree: Vec<usize>,
     /// Nodes with an edge into each node.
     predecessors: Vec<Vec<usize>>,
     /// Node ids each node's templates read; `None` when a lookup is computed at run time.
@@ -41,6 +43,7 @@ impl Plan {
             graph.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str().to_owned(), i)).collect();
         let mut outgoing = vec![Vec::new(); graph.nodes.len()];
         let mut indegree = vec![0; graph.nodes.len()];
+        let mut continue_degree = vec![0; graph.nodes.len()];
         let mut predecessors = vec![Vec::new(); graph.nodes.len()];
         for edge in &graph.edges {
             let (Some(&source), Some(&target)) =
@@ -53,7 +56,9 @@ impl Plan {
                 target,
                 target_port: edge.target_port.clone(),
             });
-            if edge.target_port != "continue" {
+            if edge.target_port == "continue" {
+                continue_degree[target] += 1;
+            } else {
                 indegree[target] += 1;
                 if !predecessors[target].contains(&source) {
                     predecessors[target].push(source);
@@ -62,7 +67,7 @@ impl Plan {
         }
         let reads = graph.nodes.iter().map(reads_of).collect();
         let entry = graph.nodes.iter().position(|n| matches!(n.spec, NodeSpec::Start(_)));
-        Self { nodes: graph.nodes, index, outgoing, indegree, predecessors, reads, entry }
+        Self { nodes: graph.nodes, index, outgoing, indegree, continue_degree, predecessors, reads, entry }
     }
 
     /// The position of the node with this id.
@@ -83,6 +88,11 @@ impl Plan {
     /// How many inputs `node` waits for.
     pub fn indegree(&self, node: usize) -> usize {
         self.indegree.get(node).copied().unwrap_or(0)
+    }
+
+    /// How many body ends feed a loop's `continue` input.
+    pub fn continue_degree(&self, node: usize) -> usize {
+        self.continue_degree.get(node).copied().unwrap_or(0)
     }
 
     /// Nodes with an edge into `node`.

@@ -20,13 +20,15 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use weft_core::StepId;
 use weft_core::workflow::{NodeSpec, RetryPolicy, output_ports};
-use weft_core::{RunId, StepId};
 use weft_events::{Audience, WeftEvent};
-use weft_store::{Arrival, Claim, Requeue, Run, RunStatus, Step, StepEnd, StepStatus, StepTxn};
+use weft_store::{Claim, Requeue, Run, RunStatus, Step, StepEnd, StepStatus, StepTxn};
 
+use crate::loops::{self, LoopStart};
 use crate::plan::Plan;
 use crate::runner::{self, NodeError, Outcome, StepContext};
+use crate::schedule::{self, Follow};
 use crate::{EngineError, Inner};
 
 /// Attempts a step gets when workers die under it, whatever its retry policy.
@@ -132,6 +134,15 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
         },
     );
     let ctx = context(inner, &run, &plan, index, &step, now).await?;
+    if let NodeSpec::Loop(config) = &node.spec {
+        return match loops::begin(&inner.templates, config, &ctx.data) {
+            Ok(LoopStart::Empty) => {
+                succeed(inner, &run, &plan, index, &step, json!([]), vec!["done".into()]).await
+            }
+            Ok(LoopStart::Iterate(state)) => start_loop(inner, &run, &plan, index, &step, state).await,
+            Err(error) => give_up(inner, &run, &plan, index, &step, error).await,
+        };
+    }
     let timeout = node.settings.timeout_ms.map_or(inner.config.node_timeout, Duration::from_millis);
     let cancelled = inner.cancellation(run.id);
     let outcome = tokio::select! {
@@ -203,7 +214,8 @@ pub fn retry_delay(policy: &RetryPolicy, attempt: i32, error: &NodeError) -> Opt
     Some(error.retry_after.map_or(delay, |after| delay.max(after)))
 }
 
-/// Builds what the node's templates see.
+/// Builds what the node's templates see: outputs in its scope and the scopes around it,
+/// and inside a loop body `item` and `index`.
 async fn context<'p>(
     inner: &Inner,
     run: &Run,
@@ -214,25 +226,27 @@ async fn context<'p>(
 ) -> Result<StepContext<'p>, EngineError> {
     let node = &plan.nodes[index];
     let needs = plan.needs(index);
-    let scopes = vec![String::new()];
+    let scopes = loops::scope_chain(&step.scope);
     let outputs = inner.store.step_outputs(run.id, needs.as_deref(), &scopes).await?;
-    let mut nodes = serde_json::Map::new();
-    let mut arrived = serde_json::Map::new();
     let predecessors: Vec<&str> =
         plan.predecessors(index).iter().map(|&p| plan.nodes[p].id.as_str()).collect();
-    for output in outputs {
-        let value = parse_json(output.output.as_deref());
+    let mut arrived = serde_json::Map::new();
+    for output in outputs.iter().filter(|o| o.scope == step.scope) {
         if predecessors.contains(&output.node_id.as_str()) {
-            arrived.insert(output.node_id.clone(), value.clone());
+            arrived.insert(output.node_id.clone(), parse_json(output.output.as_deref()));
         }
-        nodes.insert(output.node_id, json!({ "output": value }));
     }
+    let iteration = match loops::innermost(&step.scope) {
+        Some((parent, loop_id, i)) => {
+            let state = inner.store.find_step(run.id, loop_id, parent).await?.and_then(|s| s.output);
+            let state: Option<loops::LoopState> = state.and_then(|s| serde_json::from_str(&s).ok());
+            let item = state.and_then(|s| s.items).and_then(|items| items.get(i).cloned());
+            Some((item.unwrap_or(Value::Null), i))
+        }
+        None => None,
+    };
+    let data = schedule::template_data(run, &scopes, outputs, iteration);
     let input = parse_json(step.input.as_deref());
-    let data = minijinja::Value::from(minijinja::value::Serde(json!({
-        "input": parse_json(Some(&run.input)),
-        "nodes": nodes,
-        "vars": {},
-    })));
     let state = step.output.as_deref().map(|s| parse_json(Some(s)));
     Ok(StepContext { node, input, data, arrived, state, idempotency_key: step.id.to_string(), now })
 }
@@ -240,54 +254,6 @@ async fn context<'p>(
 struct Recorded {
     events: Vec<WeftEvent>,
     made_ready: bool,
-}
-
-/// Follows the fired ports from `index` in one transaction: arrivals, ready and skipped
-/// steps. Returns whether some step became ready.
-async fn fire(
-    txn: &mut StepTxn,
-    plan: &Plan,
-    run: RunId,
-    scope: &str,
-    start: (usize, Vec<String>, Option<String>),
-    now: DateTime<Utc>,
-) -> Result<bool, EngineError> {
-    let mut made_ready = false;
-    let mut queue = VecDeque::from([start]);
-    while let Some((node, fired, output)) = queue.pop_front() {
-        for edge in plan.outgoing(node) {
-            if edge.target_port == "continue" {
-                continue;
-            }
-            let active = fired.contains(&edge.port);
-            let target = &plan.nodes[edge.target];
-            let arrival = Arrival {
-                run_id: run,
-                node_id: target.id.as_str(),
-                scope,
-                active,
-                input: if active { output.clone() } else { None },
-            };
-            let step = txn.arrive(arrival, now).await?;
-            if step.status != StepStatus::Pending {
-                continue;
-            }
-            let indegree = plan.indegree(edge.target);
-            let threshold = match &target.spec {
-                NodeSpec::Join(join) => runner::join_threshold(join.policy, join.n, indegree),
-                _ => indegree,
-            };
-            let (arrived, resolved) = (step.n_arrived as usize, (step.n_arrived + step.n_skipped) as usize);
-            if arrived >= threshold || (resolved >= indegree && arrived > 0) {
-                txn.settle_step(step.id, StepStatus::Ready, now).await?;
-                made_ready = true;
-            } else if resolved >= indegree {
-                txn.settle_step(step.id, StepStatus::Skipped, now).await?;
-                queue.push_back((edge.target, Vec::new(), None));
-            }
-        }
-    }
-    Ok(made_ready)
 }
 
 /// Ends the run when nothing is open any more.
@@ -358,10 +324,53 @@ async fn succeed(
         scope: step.scope.clone(),
         ports: ports.clone(),
     });
-    recorded.made_ready = fire(&mut txn, plan, run.id, &step.scope, (index, ports, output_text), now).await?;
-    recorded.events.extend(maybe_finish(&mut txn, run, now).await?);
+    let follow = Follow { node: index, scope: step.scope.clone(), ports, output: output_text };
+    let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
+    recorded.made_ready = fired.made_ready;
+    recorded.events.extend(fired.events);
+    if fired.failed.is_none() {
+        recorded.events.extend(maybe_finish(&mut txn, run, now).await?);
+    }
     txn.commit().await?;
     inner.after_commit(run, recorded.events, recorded.made_ready);
+    Ok(())
+}
+
+/// Parks the loop's step and starts its first iterations.
+async fn start_loop(
+    inner: &Inner,
+    run: &Run,
+    plan: &Plan,
+    index: usize,
+    step: &Step,
+    state: loops::LoopState,
+) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let text = serde_json::to_string(&state).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+    if !txn.park_step(step.id, &inner.config.worker_id, text, now).await? {
+        return Ok(());
+    }
+    let mut queue = VecDeque::new();
+    let mut made_ready = false;
+    for i in 0..state.started {
+        let input = match &state.items {
+            Some(items) => items.get(i).and_then(|item| serde_json::to_string(item).ok()),
+            None => step.input.clone(),
+        };
+        made_ready |=
+            schedule::start_iteration(&mut txn, plan, run, index, &step.scope, i, input, now, &mut queue)
+                .await?;
+    }
+    // Body entries skipped at once (nothing arrived) are followed like any skip.
+    let mut events = Vec::new();
+    while let Some(follow) = queue.pop_front() {
+        let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
+        made_ready |= fired.made_ready;
+        events.extend(fired.events);
+    }
+    txn.commit().await?;
+    inner.after_commit(run, events, made_ready);
     Ok(())
 }
 
@@ -448,8 +457,13 @@ async fn give_up(
         scope: step.scope.clone(),
         error: error.to_json(),
     }];
-    let made_ready = fire(&mut txn, plan, run.id, &step.scope, (index, ports, output_text), now).await?;
-    events.extend(maybe_finish(&mut txn, run, now).await?);
+    let follow = Follow { node: index, scope: step.scope.clone(), ports, output: output_text };
+    let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
+    let made_ready = fired.made_ready;
+    events.extend(fired.events);
+    if fired.failed.is_none() {
+        events.extend(maybe_finish(&mut txn, run, now).await?);
+    }
     txn.commit().await?;
     inner.after_commit(run, events, made_ready);
     Ok(())

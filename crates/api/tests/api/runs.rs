@@ -438,3 +438,79 @@ both!(runs_are_checked_like_their_workflows, |app| {
         .await;
     expect_error(refused, -32004, "notFound");
 });
+
+fn to_continue(source: &str, port: &str, target: &str) -> Value {
+    json!({"source": source, "sourcePort": port, "target": target, "targetPort": "continue"})
+}
+
+both!(loops_iterate_in_scopes_and_collect_outputs, |app| {
+    // for-each, two at a time, with a decision inside the body
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node("each", "loop", json!({"kind": "forEach", "items": "input.items", "concurrency": 2})),
+            node("parity", "decision", json!({"condition": "item % 2 == 0"})),
+            node("even", "transform", json!({"output": "{{ item }} even at {{ index }}"})),
+            node("odd", "transform", json!({"output": {"odd": "{{ item * 10 }}"}})),
+            node("done", "end", json!({"output": "{{ nodes.each.output }}"})),
+        ],
+        vec![
+            edge("start", "out", "each"),
+            edge("each", "body", "parity"),
+            edge("parity", "true", "even"),
+            edge("parity", "false", "odd"),
+            to_continue("even", "out", "each"),
+            to_continue("odd", "out", "each"),
+            edge("each", "done", "done"),
+        ],
+    )
+    .await;
+    let run = execute(&app, &f, json!({"items": [1, 2, 3, 4, 5]})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], json!([{"odd": 10}, "2 even at 1", {"odd": 30}, "4 even at 3", {"odd": 50}]));
+    let detail: Value = app.call("run.get", json!({"runId": run["id"]}), Some(&f.token)).await.unwrap();
+    let scopes: Vec<&str> = detail["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["nodeId"] == "parity")
+        .map(|n| n["scope"].as_str().unwrap())
+        .collect();
+    assert_eq!(scopes.len(), 5);
+    assert!(scopes.contains(&"each#0") && scopes.contains(&"each#4"), "{scopes:?}");
+    let run = execute(&app, &f, json!({"items": []})).await;
+    assert_eq!(run["output"], json!([]));
+    let run = execute(&app, &f, json!({"items": "nope"})).await;
+    assert_eq!(run["status"], "failed");
+    assert!(run["error"]["message"].as_str().unwrap().contains("list"), "{run}");
+
+    // while, reading the previous iteration's output, with its bound
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node(
+                "again",
+                "loop",
+                json!({"kind": "while", "condition": "index < input.n", "maxIterations": 5}),
+            ),
+            node("step", "transform", json!({"output": "{{ index * index }}"})),
+            node("done", "end", json!({"output": "{{ nodes.again.output }}"})),
+        ],
+        vec![
+            edge("start", "out", "again"),
+            edge("again", "body", "step"),
+            to_continue("step", "out", "again"),
+            edge("again", "done", "done"),
+        ],
+    )
+    .await;
+    let run = execute(&app, &f, json!({"n": 4})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], json!([0, 1, 4, 9]));
+    let run = execute(&app, &f, json!({"n": 9})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["nodeId"], "again");
+    assert!(run["error"]["message"].as_str().unwrap().contains("maxIterations"), "{run}");
+});

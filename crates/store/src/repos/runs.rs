@@ -472,32 +472,20 @@ impl Store {
         Ok(result.rows_affected == 1)
     }
 
-    /// Outputs of finished steps of `run` (succeeded, or failed and continued) in `scopes`, of the nodes `node_ids` (all nodes
-    /// when `None`).
+    /// Outputs of finished steps of `run` (succeeded, or failed and continued) in `scopes`,
+    /// of the nodes `node_ids` (all nodes when `None`).
     pub async fn step_outputs(
         &self,
         run: RunId,
         node_ids: Option<&[String]>,
         scopes: &[String],
     ) -> Result<Vec<StepOutput>, StoreError> {
-        let mut find = steps::Entity::find()
-            .select_only()
-            .columns([steps::Column::NodeId, steps::Column::Scope, steps::Column::Output])
-            .filter(steps::Column::RunId.eq(run.0))
-            .filter(
-                steps::Column::Status.is_in([StepStatus::Succeeded.as_str(), StepStatus::Failed.as_str()]),
-            )
-            .filter(steps::Column::Output.is_not_null())
-            .filter(steps::Column::Scope.is_in(scopes.iter().map(String::as_str)));
-        if let Some(ids) = node_ids {
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            find = find.filter(steps::Column::NodeId.is_in(ids.iter().map(String::as_str)));
-        }
-        let rows: Vec<(String, String, Option<String>)> =
-            find.into_tuple().all(&self.read).await.context("failed to load step outputs")?;
-        Ok(rows.into_iter().map(|(node_id, scope, output)| StepOutput { node_id, scope, output }).collect())
+        step_outputs_on(&self.read, run, node_ids, scopes).await
+    }
+
+    /// The step of `node` in `scope`, if it exists.
+    pub async fn find_step(&self, run: RunId, node: &str, scope: &str) -> Result<Option<Step>, StoreError> {
+        find_step_on(&self.read, run, node, scope).await
     }
 
     /// Asks a run to stop: it becomes `cancelled` at once and its open steps are cancelled;
@@ -524,6 +512,47 @@ impl Store {
         let txn = self.write.begin().await.context("failed to begin transaction")?;
         Ok(StepTxn { txn, backend: self.backend() })
     }
+}
+
+async fn step_outputs_on<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    run: RunId,
+    node_ids: Option<&[String]>,
+    scopes: &[String],
+) -> Result<Vec<StepOutput>, StoreError> {
+    let mut find = steps::Entity::find()
+        .select_only()
+        .columns([steps::Column::NodeId, steps::Column::Scope, steps::Column::Output])
+        .filter(steps::Column::RunId.eq(run.0))
+        .filter(steps::Column::Status.is_in([StepStatus::Succeeded.as_str(), StepStatus::Failed.as_str()]))
+        .filter(steps::Column::Output.is_not_null())
+        .filter(steps::Column::Scope.is_in(scopes.iter().map(String::as_str)));
+    if let Some(ids) = node_ids {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        find = find.filter(steps::Column::NodeId.is_in(ids.iter().map(String::as_str)));
+    }
+    let rows: Vec<(String, String, Option<String>)> =
+        find.into_tuple().all(conn).await.context("failed to load step outputs")?;
+    Ok(rows.into_iter().map(|(node_id, scope, output)| StepOutput { node_id, scope, output }).collect())
+}
+
+async fn find_step_on<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    run: RunId,
+    node: &str,
+    scope: &str,
+) -> Result<Option<Step>, StoreError> {
+    steps::Entity::find()
+        .filter(steps::Column::RunId.eq(run.0))
+        .filter(steps::Column::NodeId.eq(node))
+        .filter(steps::Column::Scope.eq(scope))
+        .one(conn)
+        .await
+        .context("failed to load step")?
+        .map(step_from_row)
+        .transpose()
 }
 
 /// An input arriving at a node in a scope.
@@ -699,6 +728,72 @@ impl StepTxn {
             .exec(&self.txn)
             .await
             .context("failed to settle step")?;
+        Ok(())
+    }
+
+    /// The step of `node` in `scope`, if it exists (seeing this transaction's writes).
+    pub async fn find_step(
+        &mut self,
+        run: RunId,
+        node: &str,
+        scope: &str,
+    ) -> Result<Option<Step>, StoreError> {
+        find_step_on(&self.txn, run, node, scope).await
+    }
+
+    /// Outputs of finished steps, seeing this transaction's writes.
+    pub async fn step_outputs(
+        &mut self,
+        run: RunId,
+        node_ids: Option<&[String]>,
+        scopes: &[String],
+    ) -> Result<Vec<StepOutput>, StoreError> {
+        step_outputs_on(&self.txn, run, node_ids, scopes).await
+    }
+
+    /// Parks a step the worker holds as `waiting` with `state` (a loop running its
+    /// iterations, an approval, a child run); `false` when the lease was lost.
+    pub async fn park_step(
+        &mut self,
+        step: StepId,
+        owner: &str,
+        state: String,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = steps::Entity::update_many()
+            .col_expr(steps::Column::Status, Expr::value(StepStatus::Waiting.as_str()))
+            .col_expr(steps::Column::Output, Expr::value(state))
+            .col_expr(steps::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(steps::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+            .filter(steps::Column::Id.eq(step.0))
+            .filter(steps::Column::LeaseOwner.eq(owner))
+            .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
+            .exec(&self.txn)
+            .await
+            .context("failed to park step")?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Updates a step that no worker holds (a waiting loop, an iteration's end): its status,
+    /// output (or state) and fired ports.
+    pub async fn update_step(
+        &mut self,
+        step: StepId,
+        status: StepStatus,
+        output: Option<String>,
+        ports: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut update = steps::Entity::update_many()
+            .col_expr(steps::Column::Status, Expr::value(status.as_str()))
+            .col_expr(steps::Column::Output, Expr::value(output))
+            .col_expr(steps::Column::Ports, Expr::value(ports))
+            .col_expr(steps::Column::UpdatedAt, Expr::value(now));
+        if status.is_terminal() {
+            update = update.col_expr(steps::Column::FinishedAt, Expr::value(now));
+        }
+        update.filter(steps::Column::Id.eq(step.0)).exec(&self.txn).await.context("failed to update step")?;
         Ok(())
     }
 
