@@ -211,15 +211,13 @@ async fn advance(
         .ok_or_else(|| EngineError::Corrupt(format!("loop {} has no readable state", node.id)))?;
     state.finished += 1;
     match &state.items {
-        Some(items) => {
-            if state.started < items.len() {
-                let item = to_text(&items[state.started]);
-                fired.made_ready |=
-                    start_iteration(txn, plan, run, loop_node, parent, state.started, item, now, queue)
-                        .await?;
-                state.started += 1;
-            }
+        Some(items) if state.started < items.len() => {
+            let item = to_text(&items[state.started]);
+            fired.made_ready |=
+                start_iteration(txn, plan, run, loop_node, parent, state.started, item, now, queue).await?;
+            state.started += 1;
         }
+        Some(_) => {}
         None if state.finished == state.started => {
             let data = condition_data(txn, run, parent, node.id.as_str(), state.started).await?;
             match loops::while_condition(&inner.templates, config, &data, state.started) {
@@ -308,7 +306,7 @@ pub fn template_data(
         .into_iter()
         .map(|o| (scopes.iter().position(|s| *s == o.scope).unwrap_or(usize::MAX), o))
         .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    ranked.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let mut nodes = serde_json::Map::new();
     for (_, output) in ranked {
         let value = output.output.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
