@@ -73,12 +73,20 @@ export function createClient(options: ClientOptions) {
       update: (params: Procedures["project.update"]["params"], options?: CallOptions) => rpc.call("project.update", params, options),
     },
     run: {
+      /** Approves a pending approval task assigned to the caller (directly or through their project role); the waiting run continues on the node's `approved` port. A task decided already answers CONFLICT. Requires an access token with role GUEST or higher. */
+      approve: (params: Procedures["run.approve"]["params"], options?: CallOptions) => rpc.call("run.approve", params, options),
       /** Cancels a run (EDITOR): it ends at once as cancelled, open node executions are cancelled and work in flight stops. A finished run is answered unchanged. Requires an access token with role GUEST or higher. */
       cancel: (params: Procedures["run.cancel"]["params"], options?: CallOptions) => rpc.call("run.cancel", params, options),
       /** A run with every node execution (attempts, input, output, error, timings). Requires an access token with role GUEST or higher. */
       get: (params: Procedures["run.get"]["params"], options?: CallOptions) => rpc.call("run.get", params, options),
       /** Runs of a project or of a workflow, newest first, filtered by status and creation time. Requires an access token with role GUEST or higher. */
       list: (params: Procedures["run.list"]["params"], options?: CallOptions) => rpc.call("run.list", params, options),
+      /** Rejects a pending approval task assigned to the caller; the waiting run continues on the node's `rejected` port. Requires an access token with role GUEST or higher. */
+      reject: (params: Procedures["run.reject"]["params"], options?: CallOptions) => rpc.call("run.reject", params, options),
+      /** Retries a failed run (EDITOR): by default the same run goes on from the node that failed, keeping every earlier output; with `fromStart` a new run starts with the same input and version. Retrying from the failed node a run that has not failed is refused with CONFLICT. Requires an access token with role GUEST or higher. */
+      retry: (params: Procedures["run.retry"]["params"], options?: CallOptions) => rpc.call("run.retry", params, options),
+      /** Pending approval tasks the caller may decide (assigned by name or by project role), oldest first. Requires an access token with role GUEST or higher. */
+      tasks: (params: Procedures["run.tasks"]["params"], options?: CallOptions) => rpc.call("run.tasks", params, options),
     },
     workflow: {
       /** Creates a workflow in a project (EDITOR) with version 1. The graph is checked for shape (refused with field paths) and validated (issues reported, not refused: drafts may be incomplete). Requires an access token with role GUEST or higher. */
@@ -111,7 +119,7 @@ export function createClient(options: ClientOptions) {
       restore: (params: Procedures["workflow.restore"]["params"], options?: CallOptions) => rpc.call("workflow.restore", params, options),
       /** Replaces the graph (EDITOR), creating a new immutable version, if expectedVersion is still current; otherwise CONFLICT with currentVersion and nothing changes. Requires an access token with role GUEST or higher. */
       saveGraph: (params: Procedures["workflow.saveGraph"]["params"], options?: CallOptions) => rpc.call("workflow.saveGraph", params, options),
-      /** Changes a workflow's name, description and/or tags (EDITOR). The graph changes only through saveGraph, patchGraph and restore. Requires an access token with role GUEST or higher. */
+      /** Changes a workflow's name, description, tags and/or error handler workflow (EDITOR). The graph changes only through saveGraph, patchGraph and restore. Requires an access token with role GUEST or higher. */
       update: (params: Procedures["workflow.update"]["params"], options?: CallOptions) => rpc.call("workflow.update", params, options),
       /** Validates an unsaved graph, or a stored version: cycles (except through loop nodes), exactly one entry, unreachable nodes, dangling and duplicate edges, unknown ports, required config, and template references to nodes that do not precede them. Shape errors are reported as issues too. Requires an access token with role GUEST or higher. */
       validate: (params: Procedures["workflow.validate"]["params"], options?: CallOptions) => rpc.call("workflow.validate", params, options),

@@ -65,7 +65,7 @@ export interface Procedures {
   "workflow.list": { params: T.ListWorkflowsParams; result: T.WorkflowPage };
   /** A workflow with its current graph and validation report. Requires an access token with role GUEST or higher. */
   "workflow.get": { params: T.WorkflowRef; result: T.WorkflowDetail };
-  /** Changes a workflow's name, description and/or tags (EDITOR). The graph changes only through saveGraph, patchGraph and restore. Requires an access token with role GUEST or higher. */
+  /** Changes a workflow's name, description, tags and/or error handler workflow (EDITOR). The graph changes only through saveGraph, patchGraph and restore. Requires an access token with role GUEST or higher. */
   "workflow.update": { params: T.UpdateWorkflowParams; result: T.Workflow };
   /** Copies a workflow's current version into a new workflow in the same project (EDITOR), with fresh node ids and no credential references. Requires an access token with role GUEST or higher. */
   "workflow.duplicate": { params: T.DuplicateWorkflowParams; result: T.WorkflowDetail };
@@ -101,6 +101,14 @@ export interface Procedures {
   "run.list": { params: T.ListRunsParams; result: T.RunPage };
   /** Cancels a run (EDITOR): it ends at once as cancelled, open node executions are cancelled and work in flight stops. A finished run is answered unchanged. Requires an access token with role GUEST or higher. */
   "run.cancel": { params: T.RunRef; result: T.Run };
+  /** Retries a failed run (EDITOR): by default the same run goes on from the node that failed, keeping every earlier output; with `fromStart` a new run starts with the same input and version. Retrying from the failed node a run that has not failed is refused with CONFLICT. Requires an access token with role GUEST or higher. */
+  "run.retry": { params: T.RetryParams; result: T.Run };
+  /** Approves a pending approval task assigned to the caller (directly or through their project role); the waiting run continues on the node's `approved` port. A task decided already answers CONFLICT. Requires an access token with role GUEST or higher. */
+  "run.approve": { params: T.DecideParams; result: T.ApprovalTask };
+  /** Rejects a pending approval task assigned to the caller; the waiting run continues on the node's `rejected` port. Requires an access token with role GUEST or higher. */
+  "run.reject": { params: T.DecideParams; result: T.ApprovalTask };
+  /** Pending approval tasks the caller may decide (assigned by name or by project role), oldest first. Requires an access token with role GUEST or higher. */
+  "run.tasks": { params: T.TasksParams; result: T.TaskList };
 }
 
 /** Every procedure name. */
@@ -154,4 +162,8 @@ export const procedureNames = [
   "run.get",
   "run.list",
   "run.cancel",
+  "run.retry",
+  "run.approve",
+  "run.reject",
+  "run.tasks",
 ] as const;

@@ -101,6 +101,79 @@ onTimeout?: EscalationRule,
 comment?: CommentPolicy, };
 
 /**
+ * An approval task: a decision a run waits for.
+ */
+export type ApprovalTask = { 
+/**
+ * The task.
+ */
+id: TaskId, 
+/**
+ * The waiting run.
+ */
+runId: RunId, 
+/**
+ * Its workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * Its project.
+ */
+projectId: ProjectId, 
+/**
+ * The approval node.
+ */
+nodeId: string, 
+/**
+ * Its loop scope (`""` at the top level).
+ */
+scope: string, 
+/**
+ * Rendered instructions.
+ */
+instructions: string, 
+/**
+ * Users who may decide.
+ */
+assignees: Array<UserId>, 
+/**
+ * Members with this role or higher may decide too.
+ */
+role: ProjectRole | null, 
+/**
+ * `optional`, `required` or `requiredOnReject`.
+ */
+commentPolicy: string, 
+/**
+ * Status.
+ */
+status: TaskStatus, 
+/**
+ * Who decided (none when a timeout did).
+ */
+decidedBy: UserId | null, 
+/**
+ * The comment.
+ */
+comment: string | null, 
+/**
+ * When it was decided.
+ */
+decidedAt: string | null, 
+/**
+ * When it times out.
+ */
+dueAt: string | null, 
+/**
+ * Reassigned after a timeout.
+ */
+escalated: boolean, 
+/**
+ * Created.
+ */
+createdAt: string, };
+
+/**
  * Tokens of a session. Send `accessToken` as `Authorization: Bearer …`; before it
  * expires, exchange `refreshToken` with `auth.refresh` for a new pair.
  */
@@ -185,6 +258,19 @@ tags?: Array<string>,
  * The first version's graph; an empty graph when omitted.
  */
 graph?: Graph, };
+
+/**
+ * Params of `run.approve` and `run.reject`.
+ */
+export type DecideParams = { 
+/**
+ * The task.
+ */
+taskId: TaskId, 
+/**
+ * A comment (required when the node's comment policy says so; at most 2,000 characters).
+ */
+comment?: string, };
 
 /**
  * `decision`: evaluates `condition` and continues on `true` or `false`; the other branch
@@ -333,7 +419,11 @@ requiredRole?: Role,
 /**
  * The project role the procedure requires, when that is what is missing.
  */
-requiredProjectRole?: ProjectRole, } | { "kind": "notFound", 
+requiredProjectRole?: ProjectRole, 
+/**
+ * Set when the caller may see an approval task but is not one of its deciders.
+ */
+notAssignee?: boolean, } | { "kind": "notFound", 
 /**
  * What kind of thing was looked up (`session`, `user`).
  */
@@ -1317,6 +1407,19 @@ version: number,
 expectedVersion?: number, };
 
 /**
+ * Params of `run.retry`.
+ */
+export type RetryParams = { 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * Start over with the same input (a new run) instead of going on from the failed node.
+ */
+fromStart?: boolean, };
+
+/**
  * Exponential backoff with full jitter: before attempt `k + 1` the engine waits a random
  * time between 0 and `min(maxDelayMs, initialDelayMs × multiplier^(k-1))` (or exactly that
  * time when `jitter` is off).
@@ -1702,6 +1805,34 @@ cases: Array<SwitchCase>, };
 export type TaskClass = "generate" | "analyse" | "decide" | "moderate" | "cheapFast";
 
 /**
+ * Identifies an approval task: a human decision an approval step waits for.
+ */
+export type TaskId = string;
+
+/**
+ * Pending approval tasks the caller may decide, oldest first.
+ */
+export type TaskList = { 
+/**
+ * The tasks.
+ */
+items: Array<ApprovalTask>, };
+
+/**
+ * Where an approval task is.
+ */
+export type TaskStatus = "pending" | "approved" | "rejected";
+
+/**
+ * Params of `run.tasks`.
+ */
+export type TasksParams = { 
+/**
+ * Most tasks to return, 1 to 200 (default 50).
+ */
+limit?: number, };
+
+/**
  * `transform`: builds its output from the run context.
  */
 export type TransformConfig = { 
@@ -1752,7 +1883,12 @@ description?: string,
 /**
  * New tag set.
  */
-tags?: Array<string>, };
+tags?: Array<string>, 
+/**
+ * A workflow of the same project run (published version) when a run of this one
+ * fails, with `{ failedRun: { id, workflowId, error } }` as input; `null` removes it.
+ */
+errorWorkflowId?: string | null, };
 
 /**
  * A user account as others see it.
@@ -2025,7 +2161,23 @@ runId: RunId,
 /**
  * The node that waits.
  */
-nodeId: string, } | { "type": "run.succeeded", 
+nodeId: string, } | { "type": "approval.requested", 
+/**
+ * The task to decide.
+ */
+taskId: TaskId, 
+/**
+ * The run waiting for it.
+ */
+runId: RunId, 
+/**
+ * The approval node.
+ */
+nodeId: string, 
+/**
+ * Reassigned after a timeout.
+ */
+escalated: boolean, } | { "type": "run.succeeded", 
 /**
  * The run.
  */
@@ -2079,6 +2231,10 @@ currentVersion: number,
  * The version that triggers run.
  */
 publishedVersion: number | null, 
+/**
+ * The workflow run when a run of this one fails.
+ */
+errorWorkflowId: WorkflowId | null, 
 /**
  * Creator.
  */

@@ -1,6 +1,8 @@
 //! Runs and their steps. A step is one execution of one node in one scope (the top level,
-//! or one iteration of a loop); the steps table is also the engine's queue: a `ready` step
-//! whose `available_at` has come is claimed by a worker, which holds a lease on it.
+//! or one iteration of a loop); the steps table is also the engine's queue: a `ready` (or
+//! `waiting`) step whose `available_at` has come is claimed by a worker, which holds a lease
+//! on it. Approval tasks belong to waiting approval steps. A workflow may name an error
+//! handler workflow, run when one of its runs fails.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -12,6 +14,30 @@ pub struct Migration;
 enum Workflows {
     Table,
     Id,
+    ErrorWorkflowId,
+}
+
+#[derive(DeriveIden)]
+enum ApprovalTasks {
+    Table,
+    Id,
+    RunId,
+    StepId,
+    ProjectId,
+    WorkflowId,
+    NodeId,
+    Scope,
+    Assignees,
+    Role,
+    Instructions,
+    CommentPolicy,
+    Status,
+    DecidedBy,
+    Comment,
+    DecidedAt,
+    DueAt,
+    Escalated,
+    CreatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -53,6 +79,7 @@ enum Steps {
     Input,
     Output,
     Error,
+    PriorStatus,
     AvailableAt,
     LeaseOwner,
     LeaseExpiresAt,
@@ -136,6 +163,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(Steps::Input))
                     .col(text_null(Steps::Output))
                     .col(text_null(Steps::Error))
+                    .col(string_len_null(Steps::PriorStatus, 16))
                     .col(timestamp_with_time_zone(Steps::AvailableAt))
                     .col(string_len_null(Steps::LeaseOwner, 64))
                     .col(timestamp_with_time_zone_null(Steps::LeaseExpiresAt))
@@ -175,10 +203,77 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApprovalTasks::Table)
+                    .col(pk_uuid(ApprovalTasks::Id))
+                    .col(uuid(ApprovalTasks::RunId))
+                    .col(uuid(ApprovalTasks::StepId))
+                    .col(uuid(ApprovalTasks::ProjectId))
+                    .col(uuid(ApprovalTasks::WorkflowId))
+                    .col(string_len(ApprovalTasks::NodeId, 64))
+                    .col(string_len(ApprovalTasks::Scope, 1024))
+                    .col(text(ApprovalTasks::Assignees))
+                    .col(string_len_null(ApprovalTasks::Role, 16))
+                    .col(text(ApprovalTasks::Instructions))
+                    .col(string_len(ApprovalTasks::CommentPolicy, 24))
+                    .col(string_len(ApprovalTasks::Status, 16))
+                    .col(uuid_null(ApprovalTasks::DecidedBy))
+                    .col(text_null(ApprovalTasks::Comment))
+                    .col(timestamp_with_time_zone_null(ApprovalTasks::DecidedAt))
+                    .col(timestamp_with_time_zone_null(ApprovalTasks::DueAt))
+                    .col(boolean(ApprovalTasks::Escalated).default(false))
+                    .col(timestamp_with_time_zone(ApprovalTasks::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_tasks_run")
+                            .from(ApprovalTasks::Table, ApprovalTasks::RunId)
+                            .to(Runs::Table, Runs::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_tasks_step")
+                    .table(ApprovalTasks::Table)
+                    .col(ApprovalTasks::StepId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_tasks_project_status")
+                    .table(ApprovalTasks::Table)
+                    .col(ApprovalTasks::ProjectId)
+                    .col(ApprovalTasks::Status)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Workflows::Table)
+                    .add_column(uuid_null(Workflows::ErrorWorkflowId))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter().table(Workflows::Table).drop_column(Workflows::ErrorWorkflowId).to_owned(),
+            )
+            .await?;
+        manager.drop_table(Table::drop().table(ApprovalTasks::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Steps::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Runs::Table).to_owned()).await
     }

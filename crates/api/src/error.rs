@@ -142,7 +142,7 @@ impl ErrorCode {
                 "No valid access token (missing, malformed, tampered, expired, wrong type), an ended session, wrong login credentials, or an invalid refresh token. `reason` says which."
             }
             ErrorCode::Forbidden => {
-                "Authenticated, but the caller's account role (`requiredRole`) or role in the project (`requiredProjectRole`) is too low. Things the caller may not see at all answer NOT_FOUND instead."
+                "Authenticated, but the caller's account role (`requiredRole`) or role in the project (`requiredProjectRole`) is too low, or an approval task is not assigned to them (`notAssignee`). Things the caller may not see at all answer NOT_FOUND instead."
             }
             ErrorCode::NotFound => {
                 "The named thing does not exist or belongs to someone else: the two are never distinguished."
@@ -242,6 +242,10 @@ pub enum ErrorData {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         required_project_role: Option<ProjectRole>,
+        /// Set when the caller may see an approval task but is not one of its deciders.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        not_assignee: Option<bool>,
     },
     /// See [`ErrorCode::NotFound`].
     #[serde(rename = "notFound")]
@@ -331,6 +335,9 @@ pub enum ApiError {
         /// The role the procedure requires.
         required_role: Role,
     },
+    /// See [`ErrorCode::Forbidden`]: the approval task is not assigned to the caller.
+    #[error("forbidden: not an assignee of the task")]
+    NotAssignee,
     /// See [`ErrorCode::Forbidden`]: the caller's role in the project is too low.
     #[error("forbidden: requires project role {required}")]
     ForbiddenInProject {
@@ -399,6 +406,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             ApiError::Forbidden { .. } => ErrorCode::Forbidden,
             ApiError::ForbiddenInProject { .. } => ErrorCode::Forbidden,
+            ApiError::NotAssignee => ErrorCode::Forbidden,
             ApiError::NotFound { .. } => ErrorCode::NotFound,
             ApiError::Conflict { .. } => ErrorCode::Conflict,
             ApiError::StaleVersion { .. } => ErrorCode::Conflict,
@@ -416,12 +424,21 @@ impl ApiError {
             ApiError::InvalidParams(fields) => ErrorData::InvalidParams { fields },
             ApiError::Validation(errors) => ErrorData::Validation { fields: errors.0 },
             ApiError::Unauthenticated(reason) => ErrorData::Unauthenticated { reason },
-            ApiError::Forbidden { required_role } => {
-                ErrorData::Forbidden { required_role: Some(required_role), required_project_role: None }
-            }
-            ApiError::ForbiddenInProject { required } => {
-                ErrorData::Forbidden { required_role: None, required_project_role: Some(required) }
-            }
+            ApiError::Forbidden { required_role } => ErrorData::Forbidden {
+                required_role: Some(required_role),
+                required_project_role: None,
+                not_assignee: None,
+            },
+            ApiError::ForbiddenInProject { required } => ErrorData::Forbidden {
+                required_role: None,
+                required_project_role: Some(required),
+                not_assignee: None,
+            },
+            ApiError::NotAssignee => ErrorData::Forbidden {
+                required_role: None,
+                required_project_role: None,
+                not_assignee: Some(true),
+            },
             ApiError::NotFound { resource } => ErrorData::NotFound { resource: resource.to_owned() },
             ApiError::Conflict { detail } => ErrorData::Conflict { detail, current_version: None },
             ApiError::StaleVersion { current_version } => ErrorData::Conflict {

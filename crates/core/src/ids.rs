@@ -85,6 +85,10 @@ define_id!(
     RunId
 );
 define_id!(
+    /// Identifies an approval task: a human decision an approval step waits for.
+    TaskId
+);
+define_id!(
     /// Identifies a step: one execution of one node in one scope of a run. Also the step's
     /// idempotency key towards external systems (`Idempotency-Key` on HTTP requests).
     StepId

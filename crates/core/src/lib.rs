@@ -8,7 +8,7 @@ pub mod role;
 pub mod validation;
 pub mod workflow;
 
-pub use ids::{InvitationId, ProjectId, RunId, SessionId, StepId, UserId, WorkflowId};
+pub use ids::{InvitationId, ProjectId, RunId, SessionId, StepId, TaskId, UserId, WorkflowId};
 pub use project::ProjectRole;
 pub use role::Role;
 pub use validation::{FieldError, ValidationErrors};

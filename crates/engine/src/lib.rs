@@ -12,6 +12,7 @@ pub mod plan;
 pub mod runner;
 pub mod schedule;
 pub mod template;
+pub mod waits;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -128,6 +129,8 @@ pub struct Inner {
     plans: Mutex<HashMap<(WorkflowId, i32), Arc<Plan>>>,
     wake: Notify,
     cancels: Mutex<HashMap<RunId, CancellationToken>>,
+    failures: tokio::sync::mpsc::UnboundedSender<(Run, serde_json::Value)>,
+    failed_runs: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(Run, serde_json::Value)>>>,
 }
 
 /// Most plans kept in memory.
@@ -169,6 +172,41 @@ impl Inner {
         self.lock_cancels().entry(run).or_default().clone()
     }
 
+    /// Starts the error handler workflow of a failed run's workflow, if it has one (never for
+    /// a run that is itself an error handler's).
+    async fn start_error_handler(&self, run: &Run, error: serde_json::Value) -> Result<(), EngineError> {
+        if run.trigger == "errorHandler" {
+            return Ok(());
+        }
+        let Some(workflow) = self.store.find_workflow(run.workflow_id).await? else { return Ok(()) };
+        let Some(handler_id) = workflow.error_workflow_id else { return Ok(()) };
+        let Some(handler) = self.store.find_workflow(handler_id).await? else { return Ok(()) };
+        let Some(version) = handler.published_version.filter(|_| handler.project_id == run.project_id) else {
+            tracing::warn!(workflow = %handler_id, "the error handler workflow has no published version");
+            return Ok(());
+        };
+        let plan = self.plan(handler.id, version).await?;
+        let entry = plan.entry().ok_or(EngineError::NoEntry)?;
+        let input = serde_json::json!({
+            "failedRun": { "id": run.id, "workflowId": run.workflow_id, "version": run.version, "error": error }
+        });
+        let new = NewRun {
+            workflow_id: handler.id,
+            project_id: handler.project_id,
+            version,
+            input: input.to_string(),
+            trigger: "errorHandler".to_owned(),
+            started_by: run.started_by,
+            parent: None,
+            depth: 0,
+            deadline_at: None,
+            entry_node: plan.nodes[entry].id.as_str().to_owned(),
+        };
+        self.store.create_run(new, Utc::now()).await?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
     /// Cancels in-flight steps of `run` on this process and forgets its token.
     pub(crate) fn stop_run(&self, run: RunId) {
         if let Some(token) = self.lock_cancels().remove(&run) {
@@ -196,6 +234,7 @@ impl Engine {
         let http =
             OutboundHttp::new(config.outbound.clone()).map_err(|e| EngineError::Http(e.to_string()))?;
         let templates = Templates::new(config.template_fuel);
+        let (failures, failed_runs) = tokio::sync::mpsc::unbounded_channel();
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -206,6 +245,8 @@ impl Engine {
                 plans: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 cancels: Mutex::new(HashMap::new()),
+                failures,
+                failed_runs: Mutex::new(Some(failed_runs)),
             }),
         })
     }
@@ -218,7 +259,69 @@ impl Engine {
     /// Starts the workers of this process; they stop when `shutdown` is cancelled, after
     /// the steps they hold have finished.
     pub fn spawn_workers(&self, shutdown: CancellationToken) -> JoinHandle<()> {
+        let failed = self.inner.failed_runs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut failed) = failed {
+            let inner = self.inner.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    let next = tokio::select! {
+                        _ = stop.cancelled() => break,
+                        next = failed.recv() => next,
+                    };
+                    let Some((run, error)) = next else { break };
+                    if let Err(err) = inner.start_error_handler(&run, error).await {
+                        tracing::warn!(run = %run.id, error = %err, "failed to start the error handler workflow");
+                    }
+                }
+            });
+        }
         tokio::spawn(worker::work(self.inner.clone(), shutdown))
+    }
+
+    /// Retries a failed run: from the node that failed, keeping every earlier output (the
+    /// same run goes on), or from the start (a new run with the same input). Answers the run
+    /// that goes on; a run that has not failed is answered unchanged when retried from the
+    /// failed node.
+    pub async fn retry_run(
+        &self,
+        id: RunId,
+        from_start: bool,
+        by: Option<UserId>,
+    ) -> Result<Option<Run>, EngineError> {
+        let Some(run) = self.inner.store.get_run(id).await? else { return Ok(None) };
+        if from_start {
+            let input = serde_json::from_str(&run.input).unwrap_or(serde_json::Value::Null);
+            let start = StartRun {
+                workflow_id: run.workflow_id,
+                project_id: run.project_id,
+                version: run.version,
+                input,
+                trigger: "retry".to_owned(),
+                started_by: by,
+                timeout: None,
+            };
+            return self.start_run(start).await.map(Some);
+        }
+        let run = self.inner.store.reopen_run(id, Utc::now()).await?;
+        self.inner.wake.notify_waiters();
+        Ok(run)
+    }
+
+    /// Records a person's decision on an approval task and wakes its step; `None` when it
+    /// was decided already.
+    pub async fn decide(
+        &self,
+        task: &weft_store::ApprovalTask,
+        approve: bool,
+        by: UserId,
+        comment: Option<String>,
+    ) -> Result<Option<weft_store::ApprovalTask>, EngineError> {
+        let status =
+            if approve { weft_store::TaskStatus::Approved } else { weft_store::TaskStatus::Rejected };
+        let decided = self.inner.store.decide_task(task, status, by, comment, Utc::now()).await?;
+        self.inner.wake.notify_waiters();
+        Ok(decided)
     }
 
     /// Creates a run and queues its start step.
@@ -249,6 +352,13 @@ impl Engine {
         let before = self.inner.store.get_run(id).await?;
         let run = self.inner.store.cancel_run(id, Utc::now()).await?;
         self.inner.stop_run(id);
+        // Child runs of sub-workflow nodes stop with their parent.
+        let mut children = self.inner.store.live_children(id).await?;
+        while let Some(child) = children.pop() {
+            self.inner.store.cancel_run(child, Utc::now()).await?;
+            self.inner.stop_run(child);
+            children.extend(self.inner.store.live_children(child).await?);
+        }
         if let (Some(before), Some(after)) = (&before, &run)
             && !before.status.is_terminal()
             && after.status == weft_store::RunStatus::Cancelled

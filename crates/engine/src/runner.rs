@@ -144,12 +144,8 @@ async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, Node
                 "vector search is not configured on this server yet: no embedding index is available",
             ));
         }
-        NodeSpec::Loop(_) => return Err(NodeError::other("a loop is run by the scheduler, not as a step")),
-        NodeSpec::Approval(_) | NodeSpec::SubWorkflow(_) => {
-            return Err(NodeError::other(format!(
-                "{} nodes cannot run on this server version yet",
-                ctx.node.spec.node_type().as_str()
-            )));
+        NodeSpec::Loop(_) | NodeSpec::Approval(_) | NodeSpec::SubWorkflow(_) => {
+            return Err(NodeError::other("this node is run by the worker itself, not by a runner"));
         }
     })
 }

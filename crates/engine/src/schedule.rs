@@ -337,6 +337,7 @@ async fn fail(
         map.insert("nodeId".to_owned(), json!(node_id));
     }
     txn.finish_run(run.id, RunStatus::Failed, to_text(&run_error), now).await?;
+    crate::worker::wake_parent(txn, run, now).await?;
     fired.events.push(WeftEvent::NodeFailed {
         run_id: run.id,
         node_id: node_id.to_owned(),

@@ -29,6 +29,7 @@ use crate::loops::{self, LoopStart};
 use crate::plan::Plan;
 use crate::runner::{self, NodeError, Outcome, StepContext};
 use crate::schedule::{self, Follow};
+use crate::waits;
 use crate::{EngineError, Inner};
 
 /// Attempts a step gets when workers die under it, whatever its retry policy.
@@ -88,11 +89,11 @@ pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
     let _ = permits.acquire_many(inner.config.concurrency.max(1) as u32).await;
 }
 
-fn chrono_duration(d: Duration) -> chrono::Duration {
+pub(crate) fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
-fn parse_json(text: Option<&str>) -> Value {
+pub(crate) fn parse_json(text: Option<&str>) -> Value {
     text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
 }
 
@@ -134,6 +135,15 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
         },
     );
     let ctx = context(inner, &run, &plan, index, &step, now).await?;
+    match &node.spec {
+        NodeSpec::Approval(config) => {
+            return waits::approval(inner, &run, &plan, index, &step, &ctx, config).await;
+        }
+        NodeSpec::SubWorkflow(config) => {
+            return waits::sub_workflow(inner, &run, &plan, index, &step, &ctx, config).await;
+        }
+        _ => {}
+    }
     if let NodeSpec::Loop(config) = &node.spec {
         return match loops::begin(&inner.templates, config, &ctx.data) {
             Ok(LoopStart::Empty) => {
@@ -266,12 +276,21 @@ async fn maybe_finish(
         return Ok(None);
     }
     txn.finish_run(run.id, RunStatus::Succeeded, None, now).await?;
+    wake_parent(txn, run, now).await?;
     Ok(Some(WeftEvent::RunSucceeded { run_id: run.id }))
+}
+
+/// A finished child run wakes the sub-workflow step of its parent, which reads its result.
+pub(crate) async fn wake_parent(txn: &mut StepTxn, run: &Run, now: DateTime<Utc>) -> Result<(), EngineError> {
+    if let Some(parent) = run.parent_step_id {
+        txn.wake_step(parent, now).await?;
+    }
+    Ok(())
 }
 
 /// Opens the transaction that records a step's outcome, with the run locked; `None` when
 /// the run has ended meanwhile.
-async fn begin(inner: &Inner, run: &Run) -> Result<Option<StepTxn>, EngineError> {
+pub(crate) async fn begin(inner: &Inner, run: &Run) -> Result<Option<StepTxn>, EngineError> {
     let mut txn = inner.store.begin_steps().await?;
     match txn.lock_run(run.id).await? {
         Some(current) if !current.status.is_terminal() => Ok(Some(txn)),
@@ -279,11 +298,11 @@ async fn begin(inner: &Inner, run: &Run) -> Result<Option<StepTxn>, EngineError>
     }
 }
 
-fn to_text(value: &Value) -> Option<String> {
+pub(crate) fn to_text(value: &Value) -> Option<String> {
     serde_json::to_string(value).ok()
 }
 
-async fn succeed(
+pub(crate) async fn succeed(
     inner: &Inner,
     run: &Run,
     plan: &Plan,
@@ -305,6 +324,9 @@ async fn succeed(
         return Ok(());
     }
     let mut recorded = Recorded { events: Vec::new(), made_ready: false };
+    if run.status == RunStatus::Waiting {
+        txn.set_run_status(run.id, RunStatus::Running, now).await?;
+    }
     if run.status == RunStatus::Queued {
         txn.start_run(run.id, now).await?;
         recorded.events.push(WeftEvent::RunStarted {
@@ -348,7 +370,7 @@ async fn start_loop(
     let now = Utc::now();
     let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
     let text = serde_json::to_string(&state).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-    if !txn.park_step(step.id, &inner.config.worker_id, text, now).await? {
+    if !txn.park_step(step.id, &inner.config.worker_id, text, None, now).await? {
         return Ok(());
     }
     let mut queue = VecDeque::new();
@@ -421,7 +443,7 @@ async fn retry_later(
 }
 
 /// The node has given up: its error port, continue-on-fail, or the run fails.
-async fn give_up(
+pub(crate) async fn give_up(
     inner: &Inner,
     run: &Run,
     plan: &Plan,
@@ -470,7 +492,12 @@ async fn give_up(
 }
 
 /// Fails the step and the run.
-async fn fail_run(inner: &Inner, run: &Run, step: &Step, error: NodeError) -> Result<(), EngineError> {
+pub(crate) async fn fail_run(
+    inner: &Inner,
+    run: &Run,
+    step: &Step,
+    error: NodeError,
+) -> Result<(), EngineError> {
     let now = Utc::now();
     let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
     let end =
@@ -483,6 +510,7 @@ async fn fail_run(inner: &Inner, run: &Run, step: &Step, error: NodeError) -> Re
         map.insert("nodeId".to_owned(), json!(step.node_id));
     }
     txn.finish_run(run.id, RunStatus::Failed, to_text(&run_error), now).await?;
+    wake_parent(&mut txn, run, now).await?;
     txn.commit().await?;
     let events = vec![
         WeftEvent::NodeFailed {
@@ -503,6 +531,9 @@ impl Inner {
         for event in events {
             if matches!(event, WeftEvent::RunSucceeded { .. } | WeftEvent::RunFailed { .. }) {
                 self.stop_run(run.id);
+            }
+            if let WeftEvent::RunFailed { error, .. } = &event {
+                let _ = self.failures.send((run.clone(), error.clone()));
             }
             self.publish(run, event);
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use weft_core::{ProjectId, Role, RunId, SessionId, UserId, WorkflowId};
+use weft_core::{ProjectId, Role, RunId, SessionId, TaskId, UserId, WorkflowId};
 
 /// Why a session ended, as carried by [`WeftEvent::SessionRevoked`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
@@ -148,6 +148,18 @@ pub enum WeftEvent {
         /// The node that waits.
         node_id: String,
     },
+    /// An approval waits for the receiver's decision (`run.approve` / `run.reject`).
+    #[serde(rename = "approval.requested", rename_all = "camelCase")]
+    ApprovalRequested {
+        /// The task to decide.
+        task_id: TaskId,
+        /// The run waiting for it.
+        run_id: RunId,
+        /// The approval node.
+        node_id: String,
+        /// Reassigned after a timeout.
+        escalated: bool,
+    },
     /// The run finished successfully.
     #[serde(rename = "run.succeeded", rename_all = "camelCase")]
     RunSucceeded {
@@ -184,6 +196,7 @@ impl WeftEvent {
             WeftEvent::NodeFailed { .. } => "node.failed",
             WeftEvent::NodeRetrying { .. } => "node.retrying",
             WeftEvent::RunWaiting { .. } => "run.waiting",
+            WeftEvent::ApprovalRequested { .. } => "approval.requested",
             WeftEvent::RunSucceeded { .. } => "run.succeeded",
             WeftEvent::RunFailed { .. } => "run.failed",
             WeftEvent::RunCancelled { .. } => "run.cancelled",

@@ -14,6 +14,7 @@ pub mod testing;
 pub use connect::{Backend, MigrationState, Store, StoreOptions};
 pub use error::StoreError;
 pub use records::*;
+pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::projects::{MemberChange, ProjectQuery};

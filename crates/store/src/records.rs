@@ -271,6 +271,8 @@ pub struct Workflow {
     pub current_version: i32,
     /// The version that triggers run, if any was published.
     pub published_version: Option<i32>,
+    /// The workflow run when one of this workflow's runs fails.
+    pub error_workflow_id: Option<weft_core::WorkflowId>,
     /// Creator.
     pub created_by: UserId,
     /// Creation time.

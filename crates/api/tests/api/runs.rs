@@ -514,3 +514,307 @@ both!(loops_iterate_in_scopes_and_collect_outputs, |app| {
     assert_eq!(run["error"]["nodeId"], "again");
     assert!(run["error"]["message"].as_str().unwrap().contains("maxIterations"), "{run}");
 });
+
+async fn wait_for_run(app: &TestApp, token: &str, run_id: &Value) -> Value {
+    for _ in 0..400 {
+        let detail: Value = app.call("run.get", json!({"runId": run_id}), Some(token)).await.unwrap();
+        let status = detail["run"]["status"].as_str().unwrap().to_owned();
+        if ["succeeded", "failed", "cancelled"].contains(&status.as_str()) {
+            return detail["run"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("run {run_id} did not finish");
+}
+
+async fn pending_tasks(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
+    for _ in 0..400 {
+        let tasks: Value = app.call("run.tasks", json!({}), Some(token)).await.unwrap();
+        let items = tasks["items"].as_array().unwrap().clone();
+        if items.len() >= n {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("fewer than {n} tasks appeared");
+}
+
+both!(approvals_inside_a_loop_with_a_decision, |app| {
+    let owner = app.register(&email("owner")).await;
+    let me: Value = app.call("auth.me", json!({}), Some(&owner.access_token)).await.unwrap();
+    let f = {
+        let token = owner.access_token.clone();
+        let project: Value =
+            app.call("project.create", json!({"name": "Approvals"}), Some(&token)).await.unwrap();
+        let graph = json!({
+            "nodes": [
+                node("start", "start", json!({})),
+                node("each", "loop", json!({"kind": "forEach", "items": "input.amounts"})),
+                node("big", "decision", json!({"condition": "item > 100"})),
+                node("ask", "approval", json!({"assignees": [me["id"]], "instructions": "Pay {{ item }}?", "comment": "requiredOnReject"})),
+                node("paid", "transform", json!({"output": "paid {{ item }}"})),
+                node("refused", "transform", json!({"output": "refused {{ item }}: {{ nodes.ask.output.comment }}"})),
+                node("auto", "transform", json!({"output": "auto {{ item }}"})),
+                node("done", "end", json!({"output": "{{ nodes.each.output }}"})),
+            ],
+            "edges": [
+                edge("start", "out", "each"),
+                edge("each", "body", "big"),
+                edge("big", "true", "ask"),
+                edge("big", "false", "auto"),
+                edge("ask", "approved", "paid"),
+                edge("ask", "rejected", "refused"),
+                to_continue("paid", "out", "each"),
+                to_continue("refused", "out", "each"),
+                to_continue("auto", "out", "each"),
+                edge("each", "done", "done"),
+            ]
+        });
+        let created: Value = app
+            .call(
+                "workflow.create",
+                json!({"projectId": project["id"], "name": "Pay", "graph": graph}),
+                Some(&token),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created["validation"]["valid"], true, "{}", created["validation"]);
+        Flow { token, workflow_id: created["workflow"]["id"].as_str().unwrap().to_owned() }
+    };
+    let started: Value = app
+        .call(
+            "workflow.execute",
+            json!({"workflowId": f.workflow_id, "version": 1, "input": {"amounts": [5, 500, 900]}}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    let run_id = started["run"]["id"].clone();
+    let tasks = pending_tasks(&app, &f.token, 1).await;
+    assert_eq!(tasks[0]["instructions"], "Pay 500?");
+    assert_eq!(tasks[0]["scope"], "each#1");
+    let detail: Value = app.call("run.get", json!({"runId": run_id}), Some(&f.token)).await.unwrap();
+    assert_eq!(detail["run"]["status"], "waiting");
+
+    // Someone who cannot see the task gets not-found; a comment is needed to reject.
+    let stranger = app.register(&email("stranger")).await;
+    let refused = app
+        .call::<Value>("run.approve", json!({"taskId": tasks[0]["id"]}), Some(&stranger.access_token))
+        .await;
+    expect_error(refused, -32004, "notFound");
+    let refused = app.call::<Value>("run.reject", json!({"taskId": tasks[0]["id"]}), Some(&f.token)).await;
+    assert_eq!(expect_error(refused, -32022, "validation")["fields"][0]["path"], "comment");
+
+    let approved: Value = app
+        .call("run.approve", json!({"taskId": tasks[0]["id"], "comment": "ok"}), Some(&f.token))
+        .await
+        .unwrap();
+    assert_eq!(approved["status"], "approved");
+    let again = app.call::<Value>("run.approve", json!({"taskId": tasks[0]["id"]}), Some(&f.token)).await;
+    expect_error(again, -32009, "conflict");
+    let tasks = pending_tasks(&app, &f.token, 1).await;
+    assert_eq!(tasks[0]["instructions"], "Pay 900?");
+    let _: Value = app
+        .call("run.reject", json!({"taskId": tasks[0]["id"], "comment": "too much"}), Some(&f.token))
+        .await
+        .unwrap();
+    let run = wait_for_run(&app, &f.token, &run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], json!(["auto 5", "paid 500", "refused 900: too much"]));
+});
+
+both!(approvals_time_out_by_their_escalation_rule, |app| {
+    let owner = app.register(&email("owner")).await;
+    let me: Value = app.call("auth.me", json!({}), Some(&owner.access_token)).await.unwrap();
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node(
+                "ask",
+                "approval",
+                json!({"assignees": [me["id"]], "timeoutMs": 200, "onTimeout": {"action": "autoApprove"}}),
+            ),
+            node("done", "end", json!({"output": "{{ nodes.ask.output }}"})),
+        ],
+        vec![edge("start", "out", "ask"), edge("ask", "approved", "done")],
+    )
+    .await;
+    let run = execute(&app, &f, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"]["decision"], "approved");
+    assert_eq!(run["output"]["decidedBy"], Value::Null);
+    assert_eq!(run["output"]["comment"], "timed out");
+});
+
+both!(sub_workflows_return_their_result_and_nesting_is_bounded, |app| {
+    let f = flow(
+        &app,
+        vec![node("start", "start", json!({})), node("done", "end", json!({"output": "{{ input.x * 2 }}"}))],
+        vec![edge("start", "out", "done")],
+    )
+    .await;
+    let _: Value =
+        app.call("workflow.publish", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
+    let workflow: Value =
+        app.call("workflow.get", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
+    let project_id = workflow["workflow"]["projectId"].clone();
+    let graph = json!({
+        "nodes": [
+            node("start", "start", json!({})),
+            node("child", "subWorkflow", json!({"workflowId": f.workflow_id, "input": {"x": "{{ input.n }}"}})),
+            node("done", "end", json!({"output": "{{ nodes.child.output }}"})),
+        ],
+        "edges": [edge("start", "out", "child"), edge("child", "out", "done")]
+    });
+    let parent: Value = app
+        .call(
+            "workflow.create",
+            json!({"projectId": project_id, "name": "Parent", "graph": graph}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    let parent =
+        Flow { token: f.token.clone(), workflow_id: parent["workflow"]["id"].as_str().unwrap().to_owned() };
+    let run = execute(&app, &parent, json!({"n": 21})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], 42);
+    let children: Value =
+        app.call("run.list", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
+    assert_eq!(children["items"][0]["trigger"], "subWorkflow");
+
+    // A workflow that calls itself stops at the depth bound.
+    let patch = json!([{"op": "replace", "path": "/nodes/1/config/workflowId", "value": parent.workflow_id}]);
+    let _: Value = app
+        .call(
+            "workflow.patchGraph",
+            json!({"workflowId": parent.workflow_id, "expectedVersion": 1, "patch": patch}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    let _: Value = app
+        .call("workflow.publish", json!({"workflowId": parent.workflow_id}), Some(&f.token))
+        .await
+        .unwrap();
+    let result: Value = app
+        .call("workflow.execute", json!({"workflowId": parent.workflow_id, "input": {"n": 1}, "wait": true, "waitTimeoutMs": 30000}), Some(&f.token))
+        .await
+        .unwrap();
+    assert_eq!(result["run"]["status"], "failed", "{}", result["run"]);
+    assert!(
+        result["run"]["error"]["message"].as_str().unwrap().contains("sub-workflow"),
+        "{}",
+        result["run"]
+    );
+});
+
+both!(retry_goes_on_from_the_failed_node_or_starts_over, |app| {
+    let (base, target) = target().await;
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node("first", "http", json!({"method": "POST", "url": format!("{base}/echo"), "body": {"kind": "json", "content": 1}})),
+            node("flaky", "http", json!({"url": format!("{base}/flaky")})),
+            node("done", "end", json!({"output": "{{ nodes.flaky.output.body }}"})),
+        ],
+        vec![edge("start", "out", "first"), edge("first", "out", "flaky"), edge("flaky", "out", "done")],
+    )
+    .await;
+    let run = execute(&app, &f, json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let not_failed =
+        app.call::<Value>("run.retry", json!({"runId": uuid::Uuid::now_v7()}), Some(&f.token)).await;
+    expect_error(not_failed, -32004, "notFound");
+    // /echo and /flaky share the hit counter: echo 1, flaky 2 (500), flaky 3 (up).
+    let retried: Value = app.call("run.retry", json!({"runId": run["id"]}), Some(&f.token)).await.unwrap();
+    assert_eq!(retried["id"], run["id"]);
+    let run = wait_for_run(&app, &f.token, &run["id"]).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], "up");
+    assert_eq!(target.keys.lock().unwrap().len(), 1, "the completed step did not run again");
+    let refused = app.call::<Value>("run.retry", json!({"runId": run["id"]}), Some(&f.token)).await;
+    expect_error(refused, -32009, "conflict");
+    let again: Value =
+        app.call("run.retry", json!({"runId": run["id"], "fromStart": true}), Some(&f.token)).await.unwrap();
+    assert_ne!(again["id"], run["id"]);
+    assert_eq!(again["trigger"], "retry");
+    let again = wait_for_run(&app, &f.token, &again["id"]).await;
+    assert_eq!(again["status"], "succeeded", "{again}");
+});
+
+both!(a_failed_run_starts_the_error_handler_workflow, |app| {
+    let (base, _) = target().await;
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node("bad", "http", json!({"url": format!("{base}/status/503")})),
+            node("done", "end", json!({})),
+        ],
+        vec![edge("start", "out", "bad"), edge("bad", "out", "done")],
+    )
+    .await;
+    let workflow: Value =
+        app.call("workflow.get", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
+    let graph = json!({
+        "nodes": [
+            node("start", "start", json!({})),
+            node("done", "end", json!({"output": "{{ input.failedRun.error.nodeId }} {{ input.failedRun.error.class }}"})),
+        ],
+        "edges": [edge("start", "out", "done")]
+    });
+    let handler: Value = app
+        .call(
+            "workflow.create",
+            json!({"projectId": workflow["workflow"]["projectId"], "name": "On failure", "graph": graph}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    let handler_id = handler["workflow"]["id"].clone();
+    let _: Value =
+        app.call("workflow.publish", json!({"workflowId": handler_id}), Some(&f.token)).await.unwrap();
+    let refused = app
+        .call::<Value>(
+            "workflow.update",
+            json!({"workflowId": f.workflow_id, "errorWorkflowId": f.workflow_id}),
+            Some(&f.token),
+        )
+        .await;
+    assert_eq!(expect_error(refused, -32022, "validation")["fields"][0]["path"], "errorWorkflowId");
+    let updated: Value = app
+        .call(
+            "workflow.update",
+            json!({"workflowId": f.workflow_id, "errorWorkflowId": handler_id}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated["errorWorkflowId"], handler_id);
+    let run = execute(&app, &f, json!({})).await;
+    assert_eq!(run["status"], "failed");
+    let mut handled = Value::Null;
+    for _ in 0..200 {
+        let page: Value =
+            app.call("run.list", json!({"workflowId": handler_id}), Some(&f.token)).await.unwrap();
+        if let Some(first) = page["items"].as_array().unwrap().first() {
+            handled = wait_for_run(&app, &f.token, &first["id"]).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(handled["trigger"], "errorHandler", "{handled}");
+    assert_eq!(handled["output"], "bad serverError");
+    let cleared: Value = app
+        .call(
+            "workflow.update",
+            json!({"workflowId": f.workflow_id, "errorWorkflowId": null}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared["errorWorkflowId"], Value::Null);
+});

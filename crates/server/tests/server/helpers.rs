@@ -53,10 +53,21 @@ pub fn free_port() -> u16 {
 
 impl Server {
     /// Starts `weft serve` with `command`'s environment and waits until it listens.
-    pub fn start(mut command: Command) -> Server {
+    pub fn start(command: Command) -> Server {
+        Server::start_with_output(command, Stdio::piped(), Stdio::piped())
+    }
+
+    /// Starts `weft serve` like [`Server::start`], appending everything it prints to `log`
+    /// (a pipe nobody reads would block a chatty server).
+    pub fn start_logged(command: Command, log: &Path) -> Server {
+        let (stdout, stderr) = log_output(log);
+        Server::start_with_output(command, stdout, stderr)
+    }
+
+    fn start_with_output(mut command: Command, stdout: Stdio, stderr: Stdio) -> Server {
         let port = free_port();
         command.arg("serve").env("WEFT_ADDR", format!("127.0.0.1:{port}"));
-        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let child = command.stdout(stdout).stderr(stderr).spawn().unwrap();
         let mut server = Server { child, url: format!("http://127.0.0.1:{port}") };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -66,6 +77,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         server
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no lease released) and reaps it.
+    pub fn kill(&mut self) {
+        kill_hard(&mut self.child);
     }
 
     pub fn terminate(&mut self) {
@@ -104,5 +120,60 @@ impl Server {
             request = request.bearer_auth(token);
         }
         request.send().await.unwrap().json().await.unwrap()
+    }
+}
+
+/// Appends a process's stdout and stderr to the file `log`.
+fn log_output(log: &Path) -> (Stdio, Stdio) {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    (Stdio::from(file.try_clone().unwrap()), Stdio::from(file))
+}
+
+fn kill_hard(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        // `Child::kill` sends SIGKILL on Unix.
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+/// A `weft worker` process (no HTTP), killed when dropped.
+pub struct Worker {
+    pub child: Child,
+}
+
+impl Worker {
+    /// Starts `weft worker` with `command`'s environment, appending its output to `log`.
+    /// It starts claiming steps once it has connected to the database.
+    pub fn start(mut command: Command, log: &Path) -> Worker {
+        let (stdout, stderr) = log_output(log);
+        let child = command.arg("worker").stdout(stdout).stderr(stderr).spawn().unwrap();
+        Worker { child }
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        kill_hard(&mut self.child);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        kill_hard(&mut self.child);
+    }
+}
+
+/// Prints the named log files when the test fails (dropped while panicking).
+pub struct LogsOnFailure(pub Vec<std::path::PathBuf>);
+
+impl Drop for LogsOnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for path in &self.0 {
+            let text = std::fs::read_to_string(path).unwrap_or_else(|err| format!("(unreadable: {err})"));
+            eprintln!("----- {} -----\n{text}", path.display());
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::helpers::*;
 async fn serves_health_and_keeps_one_dev_secret() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(weft(dir.path()));
+    weft_engine::install_tls_provider();
     let health: Value = reqwest::get(format!("{}/health", server.url)).await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     let ready = reqwest::get(format!("{}/ready", server.url)).await.unwrap();
@@ -101,6 +102,7 @@ async fn runs_on_postgres() {
     let mut command = weft(dir.path());
     command.env("WEFT_DATABASE_URL", db.url());
     let server = Server::start(command);
+    weft_engine::install_tls_provider();
     let ready = reqwest::get(format!("{}/ready", server.url)).await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     let session = server

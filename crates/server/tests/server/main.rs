@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cli;
+mod crash;
 mod helpers;
 mod lifecycle;

@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table. These are table rows, never wire types; the
 //! repositories convert them into the records in [`crate::records`].
 
+pub mod approval_tasks;
 pub mod audit_events;
 pub mod project_invitations;
 pub mod project_members;

@@ -23,6 +23,7 @@ pub struct Model {
     pub output: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error: Option<String>,
+    pub prior_status: Option<String>,
     pub available_at: DateTimeUtc,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTimeUtc>,

@@ -13,6 +13,7 @@ pub struct Model {
     pub description: String,
     pub current_version: i32,
     pub published_version: Option<i32>,
+    pub error_workflow_id: Option<Uuid>,
     pub created_by: Uuid,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

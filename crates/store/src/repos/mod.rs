@@ -1,5 +1,6 @@
 //! Repositories: methods on [`crate::Store`], grouped by the records they manage.
 
+pub mod approvals;
 pub mod audit;
 pub mod invitations;
 pub mod projects;

@@ -327,39 +327,78 @@ pub struct StepOutput {
 impl Store {
     /// Creates a run and queues its entry step, in one transaction.
     pub async fn create_run(&self, new: NewRun, now: DateTime<Utc>) -> Result<Run, StoreError> {
-        let id = RunId::new();
-        let txn = self.write.begin().await.context("failed to begin transaction")?;
-        let row = runs::ActiveModel {
-            id: Set(id.0),
-            workflow_id: Set(new.workflow_id.0),
-            project_id: Set(new.project_id.0),
-            version: Set(new.version),
-            status: Set(RunStatus::Queued.as_str().to_owned()),
-            input: Set(new.input.clone()),
-            output: Set(None),
-            error: Set(None),
-            trigger: Set(new.trigger),
-            started_by: Set(new.started_by.map(|u| u.0)),
-            parent_run_id: Set(new.parent.map(|(run, _)| run.0)),
-            parent_step_id: Set(new.parent.map(|(_, step)| step.0)),
-            depth: Set(new.depth),
-            cancel_requested: Set(false),
-            deadline_at: Set(new.deadline_at),
-            created_at: Set(now),
-            started_at: Set(None),
-            finished_at: Set(None),
-            updated_at: Set(now),
+        let mut txn = self.begin_steps().await?;
+        let run = txn.create_run(new, now).await?;
+        txn.commit().await?;
+        Ok(run)
+    }
+
+    /// Runs started by sub-workflow nodes of `run` that have not finished.
+    pub async fn live_children(&self, run: RunId) -> Result<Vec<RunId>, StoreError> {
+        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
+        let ids: Vec<uuid::Uuid> = runs::Entity::find()
+            .select_only()
+            .column(runs::Column::Id)
+            .filter(runs::Column::ParentRunId.eq(run.0))
+            .filter(runs::Column::Status.is_not_in(terminal))
+            .into_tuple()
+            .all(&self.read)
+            .await
+            .context("failed to list child runs")?;
+        Ok(ids.into_iter().map(RunId).collect())
+    }
+
+    /// Reopens a failed run from where it failed (`run.retry`): the step that failed the run
+    /// is queued again with fresh attempts, steps cancelled by the failure get their status
+    /// back, and everything that succeeded stays. `None` when the run does not exist; the run
+    /// unchanged when it had not failed.
+    pub async fn reopen_run(&self, id: RunId, now: DateTime<Utc>) -> Result<Option<Run>, StoreError> {
+        let mut txn = self.begin_steps().await?;
+        let Some(run) = txn.lock_run(id).await? else { return Ok(None) };
+        if run.status != RunStatus::Failed {
+            return Ok(Some(run));
         }
-        .insert(&txn)
-        .await
-        .context("failed to insert run")?;
-        let mut steps = StepTxn { txn, backend: self.backend() };
-        let entry =
-            Arrival { run_id: id, node_id: &new.entry_node, scope: "", active: true, input: Some(new.input) };
-        let step = steps.arrive(entry, now).await?;
-        steps.settle_step(step.id, StepStatus::Ready, now).await?;
-        steps.txn.commit().await.context("failed to commit run")?;
-        run_from_row(row)
+        runs::Entity::update_many()
+            .col_expr(runs::Column::Status, Expr::value(RunStatus::Running.as_str()))
+            .col_expr(runs::Column::Error, Expr::value(Option::<String>::None))
+            .col_expr(runs::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(runs::Column::UpdatedAt, Expr::value(now))
+            .filter(runs::Column::Id.eq(id.0))
+            .exec(&txn.txn)
+            .await
+            .context("failed to reopen run")?;
+        // The failing step: failed without firing any port.
+        steps::Entity::update_many()
+            .col_expr(steps::Column::Status, Expr::value(StepStatus::Ready.as_str()))
+            .col_expr(steps::Column::Attempt, Expr::value(0))
+            .col_expr(steps::Column::AvailableAt, Expr::value(now))
+            .col_expr(steps::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+            .filter(steps::Column::RunId.eq(id.0))
+            .filter(steps::Column::Status.eq(StepStatus::Failed.as_str()))
+            .filter(steps::Column::Ports.is_null())
+            .exec(&txn.txn)
+            .await
+            .context("failed to requeue failed step")?;
+        for (prior, restored) in [
+            (StepStatus::Ready, StepStatus::Ready),
+            (StepStatus::Running, StepStatus::Ready),
+            (StepStatus::Waiting, StepStatus::Waiting),
+        ] {
+            steps::Entity::update_many()
+                .col_expr(steps::Column::Status, Expr::value(restored.as_str()))
+                .col_expr(steps::Column::PriorStatus, Expr::value(Option::<String>::None))
+                .col_expr(steps::Column::FinishedAt, Expr::value(Option::<DateTime<Utc>>::None))
+                .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+                .filter(steps::Column::RunId.eq(id.0))
+                .filter(steps::Column::Status.eq(StepStatus::Cancelled.as_str()))
+                .filter(steps::Column::PriorStatus.eq(prior.as_str()))
+                .exec(&txn.txn)
+                .await
+                .context("failed to restore cancelled step")?;
+        }
+        txn.commit().await?;
+        self.get_run(id).await
     }
 
     /// One run.
@@ -415,8 +454,10 @@ impl Store {
         Ok(Page { items: rows.into_iter().map(run_from_row).collect::<Result<_, _>>()?, next_cursor: next })
     }
 
-    /// Claims up to `limit` steps: ready ones whose time has come, and running ones whose
-    /// lease expired (their worker died; the attempt counter tells the engine). Each claim
+    /// Claims up to `limit` steps: ready ones whose time has come, waiting ones whose wake-up
+    /// time has come (a decision arrived, a child run ended, an approval timed out), and
+    /// running ones whose lease expired (their worker died; the attempt counter tells the
+    /// engine). Each claim
     /// starts a new attempt under a lease held by `owner`.
     pub async fn claim_steps(&self, claim: Claim<'_>) -> Result<Vec<Step>, StoreError> {
         let mut due = Query::select();
@@ -427,6 +468,11 @@ impl Store {
                     .add(
                         Condition::all()
                             .add(Expr::col(steps::Column::Status).eq(StepStatus::Ready.as_str()))
+                            .add(Expr::col(steps::Column::AvailableAt).lte(claim.now)),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(Expr::col(steps::Column::Status).eq(StepStatus::Waiting.as_str()))
                             .add(Expr::col(steps::Column::AvailableAt).lte(claim.now)),
                     )
                     .add(
@@ -502,6 +548,9 @@ impl Store {
                 .await
                 .context("failed to cancel run")?;
             txn.finish_run(id, RunStatus::Cancelled, None, now).await?;
+            if let Some(parent) = run.parent_step_id {
+                txn.wake_step(parent, now).await?;
+            }
         }
         txn.commit().await?;
         self.get_run(id).await
@@ -555,6 +604,14 @@ async fn find_step_on<C: sea_orm::ConnectionTrait>(
         .transpose()
 }
 
+/// The wake-up time of a step that waits for an outside event only.
+fn never() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// An input arriving at a node in a scope.
 #[derive(Clone, Debug)]
 pub struct Arrival<'a> {
@@ -577,6 +634,45 @@ pub struct StepTxn {
 }
 
 impl StepTxn {
+    /// Creates a run and queues the step of its entry node.
+    pub async fn create_run(&mut self, new: NewRun, now: DateTime<Utc>) -> Result<Run, StoreError> {
+        let id = RunId::new();
+        let row = runs::ActiveModel {
+            id: Set(id.0),
+            workflow_id: Set(new.workflow_id.0),
+            project_id: Set(new.project_id.0),
+            version: Set(new.version),
+            status: Set(RunStatus::Queued.as_str().to_owned()),
+            input: Set(new.input.clone()),
+            output: Set(None),
+            error: Set(None),
+            trigger: Set(new.trigger),
+            started_by: Set(new.started_by.map(|u| u.0)),
+            parent_run_id: Set(new.parent.map(|(run, _)| run.0)),
+            parent_step_id: Set(new.parent.map(|(_, step)| step.0)),
+            depth: Set(new.depth),
+            cancel_requested: Set(false),
+            deadline_at: Set(new.deadline_at),
+            created_at: Set(now),
+            started_at: Set(None),
+            finished_at: Set(None),
+            updated_at: Set(now),
+        }
+        .insert(&self.txn)
+        .await
+        .context("failed to insert run")?;
+        let entry =
+            Arrival { run_id: id, node_id: &new.entry_node, scope: "", active: true, input: Some(new.input) };
+        let step = self.arrive(entry, now).await?;
+        self.settle_step(step.id, StepStatus::Ready, now).await?;
+        run_from_row(row)
+    }
+
+    /// The transaction, for the other repositories' steps.
+    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
     /// The run, locked against concurrent finishing on PostgreSQL.
     pub async fn lock_run(&mut self, id: RunId) -> Result<Option<Run>, StoreError> {
         let mut find = runs::Entity::find_by_id(id.0);
@@ -680,6 +776,7 @@ impl StepTxn {
             input: Set(input.clone()),
             output: Set(None),
             error: Set(None),
+            prior_status: Set(None),
             available_at: Set(now),
             lease_owner: Set(None),
             lease_expires_at: Set(None),
@@ -752,16 +849,20 @@ impl StepTxn {
     }
 
     /// Parks a step the worker holds as `waiting` with `state` (a loop running its
-    /// iterations, an approval, a child run); `false` when the lease was lost.
+    /// iterations, an approval, a child run) until [`StepTxn::wake_step`] or `wake_at`;
+    /// waking continues the same attempt. `false` when the lease was lost.
     pub async fn park_step(
         &mut self,
         step: StepId,
         owner: &str,
         state: String,
+        wake_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = steps::Entity::update_many()
             .col_expr(steps::Column::Status, Expr::value(StepStatus::Waiting.as_str()))
+            .col_expr(steps::Column::AvailableAt, Expr::value(wake_at.unwrap_or_else(never)))
+            .col_expr(steps::Column::Attempt, Expr::col(steps::Column::Attempt).sub(1))
             .col_expr(steps::Column::Output, Expr::value(state))
             .col_expr(steps::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(steps::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
@@ -773,6 +874,38 @@ impl StepTxn {
             .await
             .context("failed to park step")?;
         Ok(result.rows_affected == 1)
+    }
+
+    /// Makes a waiting step claimable now (its decision or child run arrived).
+    pub async fn wake_step(&mut self, step: StepId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = steps::Entity::update_many()
+            .col_expr(steps::Column::AvailableAt, Expr::value(now))
+            .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+            .filter(steps::Column::Id.eq(step.0))
+            .filter(steps::Column::Status.eq(StepStatus::Waiting.as_str()))
+            .exec(&self.txn)
+            .await
+            .context("failed to wake step")?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Sets the run's status while it goes on (`running` or `waiting`).
+    pub async fn set_run_status(
+        &mut self,
+        id: RunId,
+        status: RunStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
+        runs::Entity::update_many()
+            .col_expr(runs::Column::Status, Expr::value(status.as_str()))
+            .col_expr(runs::Column::UpdatedAt, Expr::value(now))
+            .filter(runs::Column::Id.eq(id.0))
+            .filter(runs::Column::Status.is_not_in(terminal))
+            .exec(&self.txn)
+            .await
+            .context("failed to set run status")?;
+        Ok(())
     }
 
     /// Updates a step that no worker holds (a waiting loop, an iteration's end): its status,
@@ -822,18 +955,19 @@ impl StepTxn {
         Ok(())
     }
 
-    /// How many of the run's steps are still open.
+    /// How many of the run's steps can still make progress (ready, running or waiting).
     pub async fn open_steps(&mut self, id: RunId) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
+        let live = [StepStatus::Ready, StepStatus::Running, StepStatus::Waiting].map(StepStatus::as_str);
         steps::Entity::find()
             .filter(steps::Column::RunId.eq(id.0))
-            .filter(steps::Column::Status.is_in(StepStatus::OPEN.map(StepStatus::as_str)))
+            .filter(steps::Column::Status.is_in(live))
             .count(&self.txn)
             .await
             .context("failed to count open steps")
     }
 
-    /// Ends the run (unless it has ended already) and cancels its open steps.
+    /// Ends the run (unless it has ended already) and cancels its live steps.
     pub async fn finish_run(
         &mut self,
         id: RunId,
@@ -852,13 +986,17 @@ impl StepTxn {
             .exec(&self.txn)
             .await
             .context("failed to finish run")?;
+        // Steps that were queued, running or waiting are cancelled, remembering their status
+        // for `run.retry`; pending ones (inputs still missing) simply never become ready.
+        let live = [StepStatus::Ready, StepStatus::Running, StepStatus::Waiting].map(StepStatus::as_str);
         steps::Entity::update_many()
+            .col_expr(steps::Column::PriorStatus, Expr::col(steps::Column::Status))
             .col_expr(steps::Column::Status, Expr::value(StepStatus::Cancelled.as_str()))
             .col_expr(steps::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(steps::Column::FinishedAt, Expr::value(now))
             .col_expr(steps::Column::UpdatedAt, Expr::value(now))
             .filter(steps::Column::RunId.eq(id.0))
-            .filter(steps::Column::Status.is_in(StepStatus::OPEN.map(StepStatus::as_str)))
+            .filter(steps::Column::Status.is_in(live))
             .exec(&self.txn)
             .await
             .context("failed to cancel open steps")?;

@@ -50,6 +50,8 @@ pub struct WorkflowChanges {
     pub description: Option<String>,
     /// New tag set (replaces the old one).
     pub tags: Option<Vec<String>>,
+    /// New error handler workflow (`Some(None)` removes it).
+    pub error_workflow_id: Option<Option<WorkflowId>>,
 }
 
 pub(crate) fn workflow_from_row(row: workflows::Model, tags: Vec<String>) -> Workflow {
@@ -61,6 +63,7 @@ pub(crate) fn workflow_from_row(row: workflows::Model, tags: Vec<String>) -> Wor
         tags,
         current_version: row.current_version,
         published_version: row.published_version,
+        error_workflow_id: row.error_workflow_id.map(WorkflowId),
         created_by: UserId(row.created_by),
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -127,6 +130,7 @@ impl Store {
             description: Set(new.description),
             current_version: Set(1),
             published_version: Set(None),
+            error_workflow_id: Set(None),
             created_by: Set(new.author_id.0),
             created_at: Set(now),
             updated_at: Set(now),
@@ -229,6 +233,9 @@ impl Store {
         }
         if let Some(description) = changes.description {
             row.description = Set(description);
+        }
+        if let Some(handler) = changes.error_workflow_id {
+            row.error_workflow_id = Set(handler.map(|w| w.0));
         }
         row.updated_at = Set(now);
         row.update(&txn).await.context("failed to update workflow")?;

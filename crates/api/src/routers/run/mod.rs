@@ -18,7 +18,15 @@ use types::*;
 
 /// Registers the router's procedures.
 pub fn register(registry: Registry) -> Registry {
-    registry.add::<Execute>().add::<Get>().add::<List>().add::<Cancel>()
+    registry
+        .add::<Execute>()
+        .add::<Get>()
+        .add::<List>()
+        .add::<Cancel>()
+        .add::<Retry>()
+        .add::<Approve>()
+        .add::<Reject>()
+        .add::<Tasks>()
 }
 
 const MEMBER: Access = Access::Role(Role::Guest);
@@ -215,5 +223,120 @@ impl Procedure for Cancel {
         let run = require_run(&ctx, params.run_id, ProjectRole::Editor).await?;
         let run = ctx.state.engine().cancel_run(run.id).await.map_err(engine_error)?;
         run.map(Run::from).ok_or(ApiError::NotFound { resource: "run" })
+    }
+}
+
+/// `run.retry`.
+pub struct Retry;
+impl Procedure for Retry {
+    const NAME: &'static str = "run.retry";
+    const DOC: &'static str = "Retries a failed run (EDITOR): by default the same run goes on from the node that failed, keeping every earlier output; with `fromStart` a new run starts with the same input and version. Retrying from the failed node a run that has not failed is refused with CONFLICT.";
+    const ACCESS: Access = MEMBER;
+    type Params = RetryParams;
+    type Output = Run;
+
+    async fn call(ctx: CallContext, params: RetryParams) -> Result<Run, ApiError> {
+        let caller = ctx.caller()?;
+        let run = require_run(&ctx, params.run_id, ProjectRole::Editor).await?;
+        let from_start = params.from_start.unwrap_or(false);
+        if !from_start && run.status != weft_store::RunStatus::Failed {
+            return Err(ApiError::Conflict {
+                detail: format!(
+                    "the run is {}; only a failed run goes on from where it failed",
+                    run.status.as_str()
+                ),
+            });
+        }
+        let retried = ctx
+            .state
+            .engine()
+            .retry_run(run.id, from_start, Some(caller.user_id))
+            .await
+            .map_err(engine_error)?;
+        retried.map(Run::from).ok_or(ApiError::NotFound { resource: "run" })
+    }
+}
+
+/// Longest decision comment, in characters.
+const MAX_COMMENT_CHARS: usize = 2_000;
+
+async fn decide(ctx: CallContext, params: DecideParams, approve: bool) -> Result<ApprovalTask, ApiError> {
+    let caller = ctx.caller()?;
+    let store = ctx.state.store();
+    let not_found = ApiError::NotFound { resource: "task" };
+    let task = store.get_task(params.task_id).await?.ok_or(ApiError::NotFound { resource: "task" })?;
+    let role = store.project_role(task.project_id, caller.user_id).await?.ok_or(not_found)?;
+    if !task.assigned_to(caller.user_id, Some(role)) {
+        return Err(ApiError::NotAssignee);
+    }
+    let comment = params.comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(ApiError::field(
+            "comment",
+            "tooLong",
+            &format!("must be at most {MAX_COMMENT_CHARS} characters"),
+        ));
+    }
+    let needs_comment = match task.comment_policy.as_str() {
+        "required" => true,
+        "requiredOnReject" => !approve,
+        _ => false,
+    };
+    if needs_comment && comment.is_none() {
+        return Err(ApiError::field("comment", "required", "this approval needs a comment"));
+    }
+    if task.status != weft_store::TaskStatus::Pending {
+        return Err(ApiError::Conflict { detail: "the task was decided already".to_owned() });
+    }
+    let decided =
+        ctx.state.engine().decide(&task, approve, caller.user_id, comment).await.map_err(engine_error)?;
+    decided
+        .map(ApprovalTask::from)
+        .ok_or(ApiError::Conflict { detail: "the task was decided already".to_owned() })
+}
+
+/// `run.approve`.
+pub struct Approve;
+impl Procedure for Approve {
+    const NAME: &'static str = "run.approve";
+    const DOC: &'static str = "Approves a pending approval task assigned to the caller (directly or through their project role); the waiting run continues on the node's `approved` port. A task decided already answers CONFLICT.";
+    const ACCESS: Access = MEMBER;
+    type Params = DecideParams;
+    type Output = ApprovalTask;
+
+    async fn call(ctx: CallContext, params: DecideParams) -> Result<ApprovalTask, ApiError> {
+        decide(ctx, params, true).await
+    }
+}
+
+/// `run.reject`.
+pub struct Reject;
+impl Procedure for Reject {
+    const NAME: &'static str = "run.reject";
+    const DOC: &'static str = "Rejects a pending approval task assigned to the caller; the waiting run continues on the node's `rejected` port.";
+    const ACCESS: Access = MEMBER;
+    type Params = DecideParams;
+    type Output = ApprovalTask;
+
+    async fn call(ctx: CallContext, params: DecideParams) -> Result<ApprovalTask, ApiError> {
+        decide(ctx, params, false).await
+    }
+}
+
+/// `run.tasks`.
+pub struct Tasks;
+impl Procedure for Tasks {
+    const NAME: &'static str = "run.tasks";
+    const DOC: &'static str =
+        "Pending approval tasks the caller may decide (assigned by name or by project role), oldest first.";
+    const ACCESS: Access = MEMBER;
+    type Params = TasksParams;
+    type Output = TaskList;
+
+    async fn call(ctx: CallContext, params: TasksParams) -> Result<TaskList, ApiError> {
+        let caller = ctx.caller()?;
+        let (_, limit) = common::page(None, params.limit)?;
+        let tasks = ctx.state.store().tasks_for_user(caller.user_id, limit).await?;
+        Ok(TaskList { items: tasks.into_iter().map(ApprovalTask::from).collect() })
     }
 }

@@ -293,3 +293,125 @@ pub struct RunPage {
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// Params of `run.retry`.
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetryParams {
+    /// The run.
+    pub run_id: RunId,
+    /// Start over with the same input (a new run) instead of going on from the failed node.
+    #[serde(default)]
+    #[ts(optional)]
+    pub from_start: Option<bool>,
+}
+
+/// Where an approval task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TaskStatus {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+}
+
+/// An approval task: a decision a run waits for.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalTask {
+    /// The task.
+    pub id: weft_core::TaskId,
+    /// The waiting run.
+    pub run_id: RunId,
+    /// Its workflow.
+    pub workflow_id: WorkflowId,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// The approval node.
+    pub node_id: String,
+    /// Its loop scope (`""` at the top level).
+    pub scope: String,
+    /// Rendered instructions.
+    pub instructions: String,
+    /// Users who may decide.
+    pub assignees: Vec<UserId>,
+    /// Members with this role or higher may decide too.
+    pub role: Option<weft_core::ProjectRole>,
+    /// `optional`, `required` or `requiredOnReject`.
+    pub comment_policy: String,
+    /// Status.
+    pub status: TaskStatus,
+    /// Who decided (none when a timeout did).
+    pub decided_by: Option<UserId>,
+    /// The comment.
+    pub comment: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// When it times out.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Reassigned after a timeout.
+    pub escalated: bool,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<weft_store::ApprovalTask> for ApprovalTask {
+    fn from(t: weft_store::ApprovalTask) -> Self {
+        Self {
+            id: t.id,
+            run_id: t.run_id,
+            workflow_id: t.workflow_id,
+            project_id: t.project_id,
+            node_id: t.node_id,
+            scope: t.scope,
+            instructions: t.instructions,
+            assignees: t.assignees,
+            role: t.role,
+            comment_policy: t.comment_policy,
+            status: match t.status {
+                weft_store::TaskStatus::Pending => TaskStatus::Pending,
+                weft_store::TaskStatus::Approved => TaskStatus::Approved,
+                weft_store::TaskStatus::Rejected => TaskStatus::Rejected,
+            },
+            decided_by: t.decided_by,
+            comment: t.comment,
+            decided_at: t.decided_at,
+            due_at: t.due_at,
+            escalated: t.escalated,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// Params of `run.approve` and `run.reject`.
+#[derive(Debug, Deserialize, TS, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DecideParams {
+    /// The task.
+    pub task_id: weft_core::TaskId,
+    /// A comment (required when the node's comment policy says so; at most 2,000 characters).
+    #[serde(default)]
+    #[ts(optional)]
+    pub comment: Option<String>,
+}
+
+/// Params of `run.tasks`.
+#[derive(Debug, Default, Deserialize, TS, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TasksParams {
+    /// Most tasks to return, 1 to 200 (default 50).
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+}
+
+/// Pending approval tasks the caller may decide, oldest first.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskList {
+    /// The tasks.
+    pub items: Vec<ApprovalTask>,
+}

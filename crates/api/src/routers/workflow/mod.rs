@@ -426,15 +426,26 @@ impl Procedure for Get {
 pub struct Update;
 impl Procedure for Update {
     const NAME: &'static str = "workflow.update";
-    const DOC: &'static str = "Changes a workflow's name, description and/or tags (EDITOR). The graph changes only through saveGraph, patchGraph and restore.";
+    const DOC: &'static str = "Changes a workflow's name, description, tags and/or error handler workflow (EDITOR). The graph changes only through saveGraph, patchGraph and restore.";
     const ACCESS: Access = MEMBER;
     type Params = UpdateWorkflowParams;
     type Output = Workflow;
 
     async fn call(ctx: CallContext, params: UpdateWorkflowParams) -> Result<Workflow, ApiError> {
-        require_workflow(&ctx, params.workflow_id, ProjectRole::Editor).await?;
+        let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Editor).await?;
         let mut errors = ValidationErrors::new();
+        if let Some(Some(handler)) = params.error_workflow_id {
+            let found = ctx.state.store().find_workflow(handler).await?;
+            if handler == workflow.id || found.is_none_or(|h| h.project_id != workflow.project_id) {
+                errors.push(FieldError::new(
+                    "errorWorkflowId",
+                    "invalid",
+                    "must be another workflow of the same project",
+                ));
+            }
+        }
         let changes = WorkflowChanges {
+            error_workflow_id: params.error_workflow_id,
             name: params.name.as_deref().map(|n| common::name(&mut errors, "name", n)),
             description: params
                 .description

@@ -37,6 +37,8 @@ pub struct Workflow {
     pub current_version: i32,
     /// The version that triggers run.
     pub published_version: Option<i32>,
+    /// The workflow run when a run of this one fails.
+    pub error_workflow_id: Option<WorkflowId>,
     /// Creator.
     pub created_by: UserId,
     /// Creation time.
@@ -60,6 +62,7 @@ impl From<weft_store::Workflow> for Workflow {
             tags: w.tags,
             current_version: w.current_version,
             published_version: w.published_version,
+            error_workflow_id: w.error_workflow_id,
             created_by: w.created_by,
             created_at: w.created_at,
             updated_at: w.updated_at,
@@ -174,6 +177,21 @@ pub struct UpdateWorkflowParams {
     #[serde(default)]
     #[ts(optional)]
     pub tags: Option<Vec<String>>,
+    /// A workflow of the same project run (published version) when a run of this one
+    /// fails, with `{ failedRun: { id, workflowId, error } }` as input; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[ts(optional, type = "string | null")]
+    #[schemars(with = "Option<WorkflowId>")]
+    pub error_workflow_id: Option<Option<WorkflowId>>,
+}
+
+/// Tells a member given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Params of `workflow.duplicate`.
