@@ -125,6 +125,10 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
             NodeError::other(format!("gave up after {} attempts lost with their workers", step.attempt - 1));
         return give_up(inner, &run, &plan, index, &step, error).await;
     }
+    if run.status == RunStatus::Queued {
+        let started = WeftEvent::RunStarted { run_id: run.id, workflow_id: run.workflow_id, version: run.version };
+        inner.publish(&run, started);
+    }
     inner.publish(
         &run,
         WeftEvent::NodeStarted {
@@ -329,11 +333,6 @@ pub(crate) async fn succeed(
     }
     if run.status == RunStatus::Queued {
         txn.start_run(run.id, now).await?;
-        recorded.events.push(WeftEvent::RunStarted {
-            run_id: run.id,
-            workflow_id: run.workflow_id,
-            version: run.version,
-        });
     }
     if matches!(plan.nodes[index].spec, NodeSpec::End(_))
         && let Some(text) = &output_text

@@ -127,3 +127,61 @@ both!(shutdown_closes_streams, |app| {
     app.state.shutdown_token().cancel();
     assert!(next(&mut events, true).await.is_none());
 });
+
+both!(run_events_reach_project_members_only, |app| {
+    let owner = app.register(&email("owner")).await;
+    let stranger = app.register(&email("stranger")).await;
+    let token = owner.access_token.as_str();
+    let project: Value = app.call("project.create", json!({"name": "Live"}), Some(token)).await.unwrap();
+    let node = |id: &str, kind: &str, config: Value| {
+        json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
+    };
+    let graph = json!({
+        "nodes": [node("start", "start", json!({})), node("shape", "transform", json!({"output": 1})), node("done", "end", json!({}))],
+        "edges": [
+            {"source": "start", "sourcePort": "out", "target": "shape", "targetPort": "in"},
+            {"source": "shape", "sourcePort": "out", "target": "done", "targetPort": "in"}
+        ]
+    });
+    let created: Value = app
+        .call("workflow.create", json!({"projectId": project["id"], "name": "W", "graph": graph}), Some(token))
+        .await
+        .unwrap();
+    let url = format!("{}/events", app.base);
+    let mut mine = open(&app, url.clone(), Some(token)).await.unwrap();
+    let mut theirs = open(&app, url, Some(&stranger.access_token)).await.unwrap();
+    // Both streams are live (a heartbeat arrives) before the run starts.
+    next(&mut mine, true).await.unwrap();
+    next(&mut theirs, true).await.unwrap();
+    let result: Value = app
+        .call("workflow.execute", json!({"workflowId": created["workflow"]["id"], "version": 1, "wait": true}), Some(token))
+        .await
+        .unwrap();
+    let run_id = result["run"]["id"].clone();
+    let mut seen = Vec::new();
+    while let Some((kind, data)) = next(&mut mine, false).await {
+        assert_eq!(data["runId"], run_id);
+        seen.push(format!("{kind}:{}", data["nodeId"].as_str().unwrap_or("")));
+        if kind == "run.succeeded" {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "run.started:",
+            "node.started:start",
+            "node.succeeded:start",
+            "node.started:shape",
+            "node.succeeded:shape",
+            "node.started:done",
+            "node.succeeded:done",
+            "run.succeeded:"
+        ]
+    );
+    // The stranger's stream carries heartbeats only.
+    for _ in 0..2 {
+        let (kind, _) = next(&mut theirs, true).await.unwrap();
+        assert_eq!(kind, "heartbeat");
+    }
+});
