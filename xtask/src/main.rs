@@ -32,8 +32,10 @@ fn main() -> anyhow::Result<()> {
             eprintln!("  codegen  regenerate bindings/, bindings/openrpc.json and docs/errors.md");
             eprintln!("  e2e      build, start a server, run the Node client test and the examples");
             eprintln!(
-                "  bench    criterion benchmarks (graph validation, patchGraph end to end); extra args go to criterion"
+                "  bench    criterion benchmarks (graph validation, patchGraph end to end, engine); extra args go to criterion"
             );
+            eprintln!("  bench engine [filter]                  only the engine benchmarks");
+            eprintln!("  bench engine-memory [sqlite|postgres]  RSS over 100,000 engine runs");
             std::process::exit(2);
         }
     }
@@ -123,12 +125,27 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the criterion benchmarks in the `bench` profile (release optimisation, no LTO).
+/// Runs the criterion benchmarks in the `bench` profile (release optimisation, no LTO):
+/// all of them, or with `engine` only the engine's (on SQLite, and on PostgreSQL when
+/// `WEFT_TEST_POSTGRES_URL` is set), or with `engine-memory [sqlite|postgres]` the RSS
+/// series over 100,000 runs instead of a criterion bench.
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     step("benchmarks (see docs/benchmarks.md for the recorded figures)");
     let mut command = cargo(root);
-    command.args(["bench", "--workspace", "--bench", "graph", "--bench", "patch_graph", "--"]);
-    command.args(extra);
+    command.args(["bench", "--workspace"]);
+    match extra.first().map(String::as_str) {
+        Some("engine") => {
+            command.args(["--bench", "engine", "--"]).args(&extra[1..]);
+        }
+        Some("engine-memory") => {
+            let which = extra.get(1).map_or("all", String::as_str);
+            command.args(["--bench", "engine"]).env("WEFT_BENCH_ENGINE_MEMORY", which);
+        }
+        _ => {
+            command.args(["--bench", "graph", "--bench", "patch_graph", "--bench", "engine", "--"]);
+            command.args(extra);
+        }
+    }
     run(&mut command)
 }
 
@@ -245,6 +262,7 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     run(npm(root, &["test"]).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/quickstart.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/workflows.sh")).env("WEFT_URL", &server.url))?;
+    run(Command::new("bash").arg(root.join("examples/runs.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new(debug_bin(root, "weft-example-client")).env("WEFT_URL", &server.url))?;
     step("graceful shutdown on SIGTERM");
     server.stop()?;

@@ -39,6 +39,9 @@ pub struct EngineConfig {
     pub worker_id: String,
     /// Steps one process runs at the same time.
     pub concurrency: usize,
+    /// Steps of one run a process runs at the same time (parallel branches, for-each
+    /// iterations); the others wait their turn.
+    pub max_parallel_per_run: usize,
     /// Most steps claimed in one query.
     pub claim_batch: usize,
     /// How long a claim holds before another worker may take the step over; renewed every
@@ -61,6 +64,7 @@ impl Default for EngineConfig {
         Self {
             worker_id: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             concurrency: 32,
+            max_parallel_per_run: 16,
             claim_batch: 32,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(500),
@@ -129,6 +133,7 @@ pub struct Inner {
     plans: Mutex<HashMap<(WorkflowId, i32), Arc<Plan>>>,
     wake: Notify,
     cancels: Mutex<HashMap<RunId, CancellationToken>>,
+    run_slots: Mutex<HashMap<RunId, Arc<tokio::sync::Semaphore>>>,
     failures: tokio::sync::mpsc::UnboundedSender<(Run, serde_json::Value)>,
     failed_runs: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(Run, serde_json::Value)>>>,
 }
@@ -212,6 +217,19 @@ impl Inner {
         if let Some(token) = self.lock_cancels().remove(&run) {
             token.cancel();
         }
+        self.run_slots.lock().unwrap_or_else(|p| p.into_inner()).remove(&run);
+    }
+
+    /// Waits for one of the run's parallel slots on this process.
+    pub(crate) async fn run_slot(&self, run: RunId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slots = self
+            .run_slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(run)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.config.max_parallel_per_run.max(1))))
+            .clone();
+        slots.acquire_owned().await.ok()
     }
 }
 
@@ -245,6 +263,7 @@ impl Engine {
                 plans: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 cancels: Mutex::new(HashMap::new()),
+                run_slots: Mutex::new(HashMap::new()),
                 failures,
                 failed_runs: Mutex::new(Some(failed_runs)),
             }),

@@ -126,7 +126,8 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
         return give_up(inner, &run, &plan, index, &step, error).await;
     }
     if run.status == RunStatus::Queued {
-        let started = WeftEvent::RunStarted { run_id: run.id, workflow_id: run.workflow_id, version: run.version };
+        let started =
+            WeftEvent::RunStarted { run_id: run.id, workflow_id: run.workflow_id, version: run.version };
         inner.publish(&run, started);
     }
     inner.publish(
@@ -160,7 +161,10 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
     let timeout = node.settings.timeout_ms.map_or(inner.config.node_timeout, Duration::from_millis);
     let cancelled = inner.cancellation(run.id);
     let outcome = tokio::select! {
-        outcome = tokio::time::timeout(timeout, runner::run(inner, ctx)) => match outcome {
+        outcome = async {
+            let _slot = inner.run_slot(run.id).await;
+            tokio::time::timeout(timeout, runner::run(inner, ctx)).await
+        } => match outcome {
             Ok(outcome) => outcome,
             Err(_) => Outcome::Failed(NodeError {
                 class: weft_core::workflow::ErrorClass::Timeout,

@@ -108,6 +108,9 @@ pub struct Settings {
     pub embedded_workers: bool,
     /// `WEFT_WORKER_CONCURRENCY`: node executions one process runs at the same time.
     pub worker_concurrency: usize,
+    /// `WEFT_MAX_PARALLEL_PER_RUN`: node executions of one run a process runs at the same
+    /// time (parallel branches, for-each iterations).
+    pub max_parallel_per_run: usize,
     /// `WEFT_STEP_LEASE`: how long a worker's claim on a step lasts unless renewed; a step
     /// whose worker died is taken over after it.
     #[serde(with = "humantime_serde")]
@@ -170,6 +173,7 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(30),
             embedded_workers: true,
             worker_concurrency: api.engine.concurrency,
+            max_parallel_per_run: api.engine.max_parallel_per_run,
             step_lease: api.engine.lease,
             worker_poll_interval: api.engine.poll_interval,
             node_timeout: api.engine.node_timeout,
@@ -239,6 +243,7 @@ impl Settings {
             .context("invalid WEFT_HTTP_ALLOW_HOSTS")?;
         Ok(weft_engine::EngineConfig {
             concurrency: self.worker_concurrency.max(1),
+            max_parallel_per_run: self.max_parallel_per_run.max(1),
             claim_batch: self.worker_concurrency.clamp(1, 64),
             lease: self.step_lease.max(Duration::from_secs(1)),
             poll_interval: self.worker_poll_interval.max(Duration::from_millis(10)),

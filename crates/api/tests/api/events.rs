@@ -133,9 +133,7 @@ both!(run_events_reach_project_members_only, |app| {
     let stranger = app.register(&email("stranger")).await;
     let token = owner.access_token.as_str();
     let project: Value = app.call("project.create", json!({"name": "Live"}), Some(token)).await.unwrap();
-    let node = |id: &str, kind: &str, config: Value| {
-        json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
-    };
+    let node = |id: &str, kind: &str, config: Value| json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config});
     let graph = json!({
         "nodes": [node("start", "start", json!({})), node("shape", "transform", json!({"output": 1})), node("done", "end", json!({}))],
         "edges": [
@@ -144,7 +142,11 @@ both!(run_events_reach_project_members_only, |app| {
         ]
     });
     let created: Value = app
-        .call("workflow.create", json!({"projectId": project["id"], "name": "W", "graph": graph}), Some(token))
+        .call(
+            "workflow.create",
+            json!({"projectId": project["id"], "name": "W", "graph": graph}),
+            Some(token),
+        )
         .await
         .unwrap();
     let url = format!("{}/events", app.base);
@@ -154,7 +156,11 @@ both!(run_events_reach_project_members_only, |app| {
     next(&mut mine, true).await.unwrap();
     next(&mut theirs, true).await.unwrap();
     let result: Value = app
-        .call("workflow.execute", json!({"workflowId": created["workflow"]["id"], "version": 1, "wait": true}), Some(token))
+        .call(
+            "workflow.execute",
+            json!({"workflowId": created["workflow"]["id"], "version": 1, "wait": true}),
+            Some(token),
+        )
         .await
         .unwrap();
     let run_id = result["run"]["id"].clone();
