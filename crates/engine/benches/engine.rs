@@ -101,7 +101,6 @@ fn fan_out_graph(width: usize) -> Value {
 /// A migrated database with a project, the bench workflows, and an engine whose workers
 /// run in the background.
 struct Fixture {
-    db_name: &'static str,
     store: Store,
     bus: EventBus,
     engine: Engine,
@@ -168,7 +167,6 @@ async fn fixture(db: TestDatabase, db_name: &'static str) -> Fixture {
     let shutdown = CancellationToken::new();
     let workers = engine.spawn_workers(shutdown.clone());
     Fixture {
-        db_name,
         store,
         bus,
         engine,

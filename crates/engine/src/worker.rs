@@ -66,6 +66,9 @@ pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
             }
         };
         if claimed.is_empty() {
+            if let Err(err) = fail_overdue(&inner).await {
+                tracing::warn!(error = %err, "failed to end overdue runs");
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = notified => {}
@@ -193,6 +196,23 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
             }
         }
     }
+}
+
+/// Fails runs whose time limit has passed, wherever they are (running steps stop at their
+/// next lease renewal; waiting ones never wake).
+async fn fail_overdue(inner: &Inner) -> Result<(), EngineError> {
+    let now = Utc::now();
+    for run in inner.store.overdue_runs(now, 100).await? {
+        let Some(mut txn) = begin(inner, &run).await? else { continue };
+        let error = json!({ "class": "timeout", "message": "the run exceeded its time limit" });
+        if !txn.finish_run(run.id, RunStatus::Failed, to_text(&error), now).await? {
+            continue;
+        }
+        wake_parent(&mut txn, &run, now).await?;
+        txn.commit().await?;
+        inner.after_commit(&run, vec![WeftEvent::RunFailed { run_id: run.id, error }], false);
+    }
+    Ok(())
 }
 
 /// Renews the lease while the step runs; returns why the step must stop (lease lost, run

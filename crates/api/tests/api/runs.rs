@@ -818,3 +818,90 @@ both!(a_failed_run_starts_the_error_handler_workflow, |app| {
         .unwrap();
     assert_eq!(cleared["errorWorkflowId"], Value::Null);
 });
+
+both!(parallel_branches_with_one_failing_and_continue_on_fail, |app| {
+    let (base, _) = target().await;
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node("fan", "parallel", json!({"branches": ["a", "b", "c"]})),
+            node("a", "transform", json!({"output": "a"})),
+            json!({"id": "b", "name": "b", "type": "http", "position": {"x": 0, "y": 0},
+                   "config": {"url": format!("{base}/status/500")}, "settings": {"continueOnFail": true}}),
+            node("c", "transform", json!({"output": "c"})),
+            node("all", "join", json!({})),
+            node("done", "end", json!({"output": "{{ nodes.all.output }}"})),
+        ],
+        vec![
+            edge("start", "out", "fan"),
+            edge("fan", "a", "a"),
+            edge("fan", "b", "b"),
+            edge("fan", "c", "c"),
+            edge("a", "out", "all"),
+            edge("b", "out", "all"),
+            edge("c", "out", "all"),
+            edge("all", "out", "done"),
+        ],
+    )
+    .await;
+    let run = execute(&app, &f, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"]["a"], "a");
+    assert_eq!(run["output"]["c"], "c");
+    assert_eq!(run["output"]["b"]["error"]["class"], "serverError");
+    let mut trace = trace(&app, &f, &run["id"]).await;
+    trace.sort();
+    assert_eq!(
+        trace,
+        [
+            t("a", "succeeded", "out"),
+            t("all", "succeeded", "out"),
+            t("b", "failed", "out"),
+            t("c", "succeeded", "out"),
+            t("done", "succeeded", ""),
+            t("fan", "succeeded", "a,b,c"),
+            t("start", "succeeded", "out"),
+        ]
+    );
+});
+
+both!(node_and_run_time_limits, |app| {
+    let (base, _) = target().await;
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            json!({"id": "slow", "name": "slow", "type": "http", "position": {"x": 0, "y": 0},
+                   "config": {"url": format!("{base}/slow")}, "settings": {"timeoutMs": 200}}),
+            node("done", "end", json!({})),
+        ],
+        vec![edge("start", "out", "slow"), edge("slow", "out", "done")],
+    )
+    .await;
+    let run = execute(&app, &f, json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["class"], "timeout");
+    assert_eq!(run["error"]["nodeId"], "slow");
+
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node("wait", "delay", json!({"durationMs": 60000})),
+            node("done", "end", json!({})),
+        ],
+        vec![edge("start", "out", "wait"), edge("wait", "out", "done")],
+    )
+    .await;
+    let result: Value = app
+        .call(
+            "workflow.execute",
+            json!({"workflowId": f.workflow_id, "version": 1, "timeoutMs": 300, "wait": true, "waitTimeoutMs": 20000}),
+            Some(&f.token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result["run"]["status"], "failed", "{}", result["run"]);
+    assert_eq!(result["run"]["error"]["class"], "timeout");
+});

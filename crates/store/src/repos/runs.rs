@@ -333,6 +333,21 @@ impl Store {
         Ok(run)
     }
 
+    /// Unfinished runs whose time limit has passed.
+    pub async fn overdue_runs(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Run>, StoreError> {
+        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
+        runs::Entity::find()
+            .filter(runs::Column::Status.is_not_in(terminal))
+            .filter(runs::Column::DeadlineAt.lte(now))
+            .limit(limit)
+            .all(&self.read)
+            .await
+            .context("failed to list overdue runs")?
+            .into_iter()
+            .map(run_from_row)
+            .collect()
+    }
+
     /// Runs started by sub-workflow nodes of `run` that have not finished.
     pub async fn live_children(&self, run: RunId) -> Result<Vec<RunId>, StoreError> {
         let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
