@@ -33,6 +33,9 @@ pub struct Plan {
     predecessors: Vec<Vec<usize>>,
     /// Node ids each node's templates read; `None` when a lookup is computed at run time.
     reads: Vec<Option<Vec<String>>>,
+    /// For joins that continue before every branch arrived (`any`, `firstN`): the nodes whose
+    /// only way forward is that join — the branches to cancel once it continues.
+    feeders: HashMap<usize, Vec<String>>,
     entry: Option<usize>,
 }
 
@@ -67,7 +70,26 @@ impl Plan {
         }
         let reads = graph.nodes.iter().map(reads_of).collect();
         let entry = graph.nodes.iter().position(|n| matches!(n.spec, NodeSpec::Start(_)));
-        Self { nodes: graph.nodes, index, outgoing, indegree, continue_degree, predecessors, reads, entry }
+        let mut plan = Self {
+            nodes: graph.nodes,
+            index,
+            outgoing,
+            indegree,
+            continue_degree,
+            predecessors,
+            reads,
+            feeders: HashMap::new(),
+            entry,
+        };
+        for join in 0..plan.nodes.len() {
+            if let NodeSpec::Join(config) = &plan.nodes[join].spec
+                && config.policy != weft_core::workflow::nodes::JoinPolicy::All
+            {
+                let feeders = plan.exclusive_feeders(join);
+                plan.feeders.insert(join, feeders);
+            }
+        }
+        plan
     }
 
     /// The position of the node with this id.
@@ -93,6 +115,30 @@ impl Plan {
     /// How many body ends feed a loop's `continue` input.
     pub fn continue_degree(&self, node: usize) -> usize {
         self.continue_degree.get(node).copied().unwrap_or(0)
+    }
+
+    /// For a join that continues early, the ids of the nodes to cancel when it does.
+    pub fn feeders(&self, join: usize) -> &[String] {
+        self.feeders.get(&join).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Nodes upstream of `join` whose every edge leads to `join` or to another such node.
+    fn exclusive_feeders(&self, join: usize) -> Vec<String> {
+        let mut inside = vec![false; self.nodes.len()];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for node in 0..self.nodes.len() {
+                if node == join || inside[node] || self.outgoing(node).is_empty() {
+                    continue;
+                }
+                if self.outgoing(node).iter().all(|e| e.target == join || inside[e.target]) {
+                    inside[node] = true;
+                    changed = true;
+                }
+            }
+        }
+        (0..self.nodes.len()).filter(|&n| inside[n]).map(|n| self.nodes[n].id.as_str().to_owned()).collect()
     }
 
     /// Nodes with an edge into `node`.

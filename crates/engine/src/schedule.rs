@@ -119,6 +119,11 @@ async fn deliver(
     let (arrived, resolved) = (step.n_arrived as usize, (step.n_arrived + step.n_skipped) as usize);
     if arrived >= threshold || (resolved >= indegree && arrived > 0) {
         txn.settle_step(step.id, StepStatus::Ready, now).await?;
+        // A join that continues early cancels the branches still on their way to it.
+        let feeders = plan.feeders(target);
+        if !feeders.is_empty() {
+            txn.cancel_open_steps(run.id, feeders, scope, now).await?;
+        }
         return Ok(true);
     }
     if resolved >= indegree {

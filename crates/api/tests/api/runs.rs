@@ -905,3 +905,34 @@ both!(node_and_run_time_limits, |app| {
     assert_eq!(result["run"]["status"], "failed", "{}", result["run"]);
     assert_eq!(result["run"]["error"]["class"], "timeout");
 });
+
+both!(a_join_of_any_continues_with_the_first_branch_and_cancels_the_others, |app| {
+    let (base, target) = target().await;
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node("fan", "parallel", json!({})),
+            node("quick", "transform", json!({"output": "quick"})),
+            node("slow", "http", json!({"url": format!("{base}/slow")})),
+            node("first", "join", json!({"policy": "any"})),
+            node("done", "end", json!({"output": "{{ nodes.first.output }}"})),
+        ],
+        vec![
+            edge("start", "out", "fan"),
+            edge("fan", "out", "quick"),
+            edge("fan", "out", "slow"),
+            edge("quick", "out", "first"),
+            edge("slow", "out", "first"),
+            edge("first", "out", "done"),
+        ],
+    )
+    .await;
+    let run = execute(&app, &f, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], json!({"quick": "quick"}));
+    let detail: Value = app.call("run.get", json!({"runId": run["id"]}), Some(&f.token)).await.unwrap();
+    let slow = detail["nodes"].as_array().unwrap().iter().find(|n| n["nodeId"] == "slow").unwrap().clone();
+    assert_eq!(slow["status"], "cancelled", "{slow}");
+    let _ = target;
+});

@@ -945,6 +945,30 @@ impl StepTxn {
         Ok(())
     }
 
+    /// Cancels the open steps of these nodes in `scope` (branches a join no longer waits
+    /// for); a worker running one of them loses it.
+    pub async fn cancel_open_steps(
+        &mut self,
+        run: RunId,
+        node_ids: &[String],
+        scope: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        steps::Entity::update_many()
+            .col_expr(steps::Column::Status, Expr::value(StepStatus::Cancelled.as_str()))
+            .col_expr(steps::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(steps::Column::FinishedAt, Expr::value(now))
+            .col_expr(steps::Column::UpdatedAt, Expr::value(now))
+            .filter(steps::Column::RunId.eq(run.0))
+            .filter(steps::Column::Scope.eq(scope))
+            .filter(steps::Column::NodeId.is_in(node_ids.iter().map(String::as_str)))
+            .filter(steps::Column::Status.is_in(StepStatus::OPEN.map(StepStatus::as_str)))
+            .exec(&self.txn)
+            .await
+            .context("failed to cancel branches")?;
+        Ok(())
+    }
+
     /// Marks a queued run as running.
     pub async fn start_run(&mut self, id: RunId, now: DateTime<Utc>) -> Result<(), StoreError> {
         runs::Entity::update_many()
