@@ -936,3 +936,84 @@ both!(a_join_of_any_continues_with_the_first_branch_and_cancels_the_others, |app
     assert_eq!(slow["status"], "cancelled", "{slow}");
     let _ = target;
 });
+
+both!(approvals_escalate_to_other_deciders_and_check_who_decides, |app| {
+    let owner = app.register(&email("owner")).await;
+    let token = owner.access_token.clone();
+    let me: Value = app.call("auth.me", json!({}), Some(&token)).await.unwrap();
+    let deputy_email = email("deputy");
+    let deputy = app.register(&deputy_email).await;
+    let deputy_me: Value = app.call("auth.me", json!({}), Some(&deputy.access_token)).await.unwrap();
+    let viewer_email = email("viewer");
+    let viewer = app.register(&viewer_email).await;
+    let project: Value =
+        app.call("project.create", json!({"name": "Escalation"}), Some(&token)).await.unwrap();
+    for (address, session, role) in [(&deputy_email, &deputy, "EDITOR"), (&viewer_email, &viewer, "VIEWER")] {
+        let invitation: Value = app
+            .call(
+                "project.invite",
+                json!({"projectId": project["id"], "email": address, "role": role}),
+                Some(&token),
+            )
+            .await
+            .unwrap();
+        let _: Value = app
+            .call(
+                "project.acceptInvitation",
+                json!({"invitationId": invitation["id"]}),
+                Some(&session.access_token),
+            )
+            .await
+            .unwrap();
+    }
+    let graph = json!({
+        "nodes": [
+            node("start", "start", json!({})),
+            node("ask", "approval", json!({
+                "assignees": [me["id"]], "timeoutMs": 150,
+                "onTimeout": {"action": "reassign", "assignees": [deputy_me["id"]], "timeoutMs": 600000}
+            })),
+            node("yes", "end", json!({"output": "{{ nodes.ask.output.decidedBy }}"})),
+        ],
+        "edges": [edge("start", "out", "ask"), edge("ask", "approved", "yes")]
+    });
+    let created: Value = app
+        .call(
+            "workflow.create",
+            json!({"projectId": project["id"], "name": "Esc", "graph": graph}),
+            Some(&token),
+        )
+        .await
+        .unwrap();
+    let started: Value = app
+        .call(
+            "workflow.execute",
+            json!({"workflowId": created["workflow"]["id"], "version": 1}),
+            Some(&token),
+        )
+        .await
+        .unwrap();
+    // After the timeout the task belongs to the deputy only.
+    let mut task = Value::Null;
+    for _ in 0..400 {
+        let tasks: Value = app.call("run.tasks", json!({}), Some(&deputy.access_token)).await.unwrap();
+        if let Some(first) = tasks["items"].as_array().unwrap().first() {
+            task = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(task["escalated"], true, "{task}");
+    let mine: Value = app.call("run.tasks", json!({}), Some(&token)).await.unwrap();
+    assert!(mine["items"].as_array().unwrap().is_empty(), "{mine}");
+    let refused = app.call::<Value>("run.approve", json!({"taskId": task["id"]}), Some(&token)).await;
+    assert_eq!(expect_error(refused, -32003, "forbidden")["notAssignee"], true);
+    let refused =
+        app.call::<Value>("run.approve", json!({"taskId": task["id"]}), Some(&viewer.access_token)).await;
+    expect_error(refused, -32003, "forbidden");
+    let _: Value =
+        app.call("run.approve", json!({"taskId": task["id"]}), Some(&deputy.access_token)).await.unwrap();
+    let run = wait_for_run(&app, &token, &started["run"]["id"]).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["output"], deputy_me["id"]);
+});

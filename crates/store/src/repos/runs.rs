@@ -524,9 +524,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let result = steps::Entity::update_many()
             .col_expr(steps::Column::LeaseExpiresAt, Expr::value(until))
-            .filter(steps::Column::Id.eq(step.0))
-            .filter(steps::Column::LeaseOwner.eq(owner))
-            .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
+            .filter(held_by(step, owner))
             .exec(&self.write)
             .await
             .context("failed to renew lease")?;
@@ -617,6 +615,14 @@ async fn find_step_on<C: sea_orm::ConnectionTrait>(
         .context("failed to load step")?
         .map(step_from_row)
         .transpose()
+}
+
+/// The step, if `owner` still holds its lease (it is running and was not taken over).
+fn held_by(step: StepId, owner: &str) -> Condition {
+    Condition::all()
+        .add(steps::Column::Id.eq(step.0))
+        .add(steps::Column::LeaseOwner.eq(owner))
+        .add(steps::Column::Status.eq(StepStatus::Running.as_str()))
 }
 
 /// The wake-up time of a step that waits for an outside event only.
@@ -715,9 +721,7 @@ impl StepTxn {
             .col_expr(steps::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(steps::Column::FinishedAt, Expr::value(now))
             .col_expr(steps::Column::UpdatedAt, Expr::value(now))
-            .filter(steps::Column::Id.eq(step.0))
-            .filter(steps::Column::LeaseOwner.eq(owner))
-            .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
+            .filter(held_by(step, owner))
             .exec(&self.txn)
             .await
             .context("failed to finish step")?;
@@ -748,13 +752,8 @@ impl StepTxn {
         if requeue.same_attempt {
             update = update.col_expr(steps::Column::Attempt, Expr::col(steps::Column::Attempt).sub(1));
         }
-        let result = update
-            .filter(steps::Column::Id.eq(step.0))
-            .filter(steps::Column::LeaseOwner.eq(owner))
-            .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
-            .exec(&self.txn)
-            .await
-            .context("failed to requeue step")?;
+        let result =
+            update.filter(held_by(step, owner)).exec(&self.txn).await.context("failed to requeue step")?;
         Ok(result.rows_affected == 1)
     }
 
@@ -882,9 +881,7 @@ impl StepTxn {
             .col_expr(steps::Column::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(steps::Column::LeaseExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(steps::Column::UpdatedAt, Expr::value(now))
-            .filter(steps::Column::Id.eq(step.0))
-            .filter(steps::Column::LeaseOwner.eq(owner))
-            .filter(steps::Column::Status.eq(StepStatus::Running.as_str()))
+            .filter(held_by(step, owner))
             .exec(&self.txn)
             .await
             .context("failed to park step")?;
