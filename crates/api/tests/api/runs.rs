@@ -1017,3 +1017,69 @@ both!(approvals_escalate_to_other_deciders_and_check_who_decides, |app| {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["output"], deputy_me["id"]);
 });
+
+both!(switch_routes_to_the_first_matching_case, |app| {
+    let f = flow(
+        &app,
+        vec![
+            node("start", "start", json!({})),
+            node(
+                "route",
+                "switch",
+                json!({"cases": [
+                    {"name": "gold", "condition": "input.points >= 1000"},
+                    {"name": "silver", "condition": "input.points >= 100"}
+                ]}),
+            ),
+            node("gold", "transform", json!({"output": "gold"})),
+            node("silver", "transform", json!({"output": "silver"})),
+            node("basic", "transform", json!({"output": "basic"})),
+            node("done", "end", json!({})),
+        ],
+        vec![
+            edge("start", "out", "route"),
+            edge("route", "gold", "gold"),
+            edge("route", "silver", "silver"),
+            edge("route", "default", "basic"),
+            edge("gold", "out", "done"),
+            edge("silver", "out", "done"),
+            edge("basic", "out", "done"),
+        ],
+    )
+    .await;
+    for (points, expected) in [(5000, "gold"), (150, "silver"), (3, "basic")] {
+        let run = execute(&app, &f, json!({"points": points})).await;
+        assert_eq!(run["output"], expected, "{run}");
+    }
+    let run = execute(&app, &f, json!({"points": 150})).await;
+    let mut trace = trace(&app, &f, &run["id"]).await;
+    trace.sort();
+    assert_eq!(
+        trace,
+        [
+            t("basic", "skipped", "-"),
+            t("done", "succeeded", ""),
+            t("gold", "skipped", "-"),
+            t("route", "succeeded", "silver"),
+            t("silver", "succeeded", "out"),
+            t("start", "succeeded", "out"),
+        ]
+    );
+});
+
+both!(ai_and_vector_search_answer_not_configured, |app| {
+    for (kind, config) in [
+        ("ai", json!({"model": "openai/gpt-4o-mini", "prompt": "Summarise {{ input.text }}"})),
+        ("vectorSearch", json!({"collection": "docs", "query": "{{ input.text }}", "topK": 3})),
+    ] {
+        let f = flow(
+            &app,
+            vec![node("start", "start", json!({})), node("n", kind, config), node("done", "end", json!({}))],
+            vec![edge("start", "out", "n"), edge("n", "out", "done")],
+        )
+        .await;
+        let run = execute(&app, &f, json!({"text": "hello"})).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert!(run["error"]["message"].as_str().unwrap().contains("not configured"), "{run}");
+    }
+});
