@@ -106,12 +106,32 @@ async fn deliver(
     queue: &mut VecDeque<Follow>,
 ) -> Result<bool, EngineError> {
     let node = &plan.nodes[target];
-    let arrival = Arrival { run_id: run.id, node_id: node.id.as_str(), scope, active, input };
+    let indegree = plan.indegree(target);
+    let only_input = indegree == 1;
+    let arrival = Arrival { run_id: run.id, node_id: node.id.as_str(), scope, active, input, only_input };
     let step = txn.arrive(arrival, now).await?;
+    if only_input {
+        // Created ready or skipped at once (unless it existed: a repeated arrival).
+        if step.n_arrived + step.n_skipped != 1 {
+            return Ok(false);
+        }
+        return Ok(match step.status {
+            StepStatus::Ready => true,
+            StepStatus::Skipped => {
+                queue.push_back(Follow {
+                    node: target,
+                    scope: scope.to_owned(),
+                    ports: Vec::new(),
+                    output: None,
+                });
+                false
+            }
+            _ => false,
+        });
+    }
     if step.status != StepStatus::Pending {
         return Ok(false);
     }
-    let indegree = plan.indegree(target);
     let threshold = match &node.spec {
         NodeSpec::Join(join) => runner::join_threshold(join.policy, join.n, indegree),
         _ => indegree,
@@ -175,7 +195,7 @@ async fn end_of_body(
     fired: &mut Fired,
 ) -> Result<(), EngineError> {
     let loop_id = plan.nodes[loop_node].id.as_str();
-    let arrival = Arrival { run_id: run.id, node_id: loop_id, scope, active, input };
+    let arrival = Arrival { run_id: run.id, node_id: loop_id, scope, active, input, only_input: false };
     let collector = txn.arrive(arrival, now).await?;
     if collector.status != StepStatus::Pending
         || ((collector.n_arrived + collector.n_skipped) as usize) < plan.continue_degree(loop_node)

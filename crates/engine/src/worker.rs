@@ -373,7 +373,8 @@ pub(crate) async fn succeed(
     let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
     recorded.made_ready = fired.made_ready;
     recorded.events.extend(fired.events);
-    if fired.failed.is_none() {
+    // A step that became ready keeps the run going: no need to count open steps.
+    if fired.failed.is_none() && !fired.made_ready {
         recorded.events.extend(maybe_finish(&mut txn, run, now).await?);
     }
     txn.commit().await?;
@@ -506,7 +507,8 @@ pub(crate) async fn give_up(
     let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
     let made_ready = fired.made_ready;
     events.extend(fired.events);
-    if fired.failed.is_none() {
+    // A step that became ready keeps the run going: no need to count open steps.
+    if fired.failed.is_none() && !fired.made_ready {
         events.extend(maybe_finish(&mut txn, run, now).await?);
     }
     txn.commit().await?;

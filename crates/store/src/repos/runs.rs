@@ -646,6 +646,9 @@ pub struct Arrival<'a> {
     pub active: bool,
     /// The arriving output (JSON text), for an active edge.
     pub input: Option<String>,
+    /// This is the node's only input: its step is created `ready` (or `skipped`, for a
+    /// skipped edge) at once instead of `pending`.
+    pub only_input: bool,
 }
 
 /// One transaction in which the engine records a step's outcome and what it makes ready.
@@ -682,10 +685,15 @@ impl StepTxn {
         .insert(&self.txn)
         .await
         .context("failed to insert run")?;
-        let entry =
-            Arrival { run_id: id, node_id: &new.entry_node, scope: "", active: true, input: Some(new.input) };
-        let step = self.arrive(entry, now).await?;
-        self.settle_step(step.id, StepStatus::Ready, now).await?;
+        let entry = Arrival {
+            run_id: id,
+            node_id: &new.entry_node,
+            scope: "",
+            active: true,
+            input: Some(new.input),
+            only_input: true,
+        };
+        self.arrive(entry, now).await?;
         run_from_row(row)
     }
 
@@ -762,6 +770,11 @@ impl StepTxn {
     pub async fn arrive(&mut self, arrival: Arrival<'_>, now: DateTime<Utc>) -> Result<Step, StoreError> {
         let (arrived, skipped) = if arrival.active { (1, 0) } else { (0, 1) };
         let input = if arrival.active { arrival.input } else { None };
+        let status = match (arrival.only_input, arrival.active) {
+            (false, _) => StepStatus::Pending,
+            (true, true) => StepStatus::Ready,
+            (true, false) => StepStatus::Skipped,
+        };
         let excluded = Alias::new("excluded");
         let mut conflict =
             OnConflict::columns([steps::Column::RunId, steps::Column::NodeId, steps::Column::Scope]);
@@ -782,7 +795,7 @@ impl StepTxn {
             run_id: Set(arrival.run_id.0),
             node_id: Set(arrival.node_id.to_owned()),
             scope: Set(arrival.scope.to_owned()),
-            status: Set(StepStatus::Pending.as_str().to_owned()),
+            status: Set(status.as_str().to_owned()),
             attempt: Set(0),
             n_arrived: Set(arrived),
             n_skipped: Set(skipped),
@@ -796,7 +809,7 @@ impl StepTxn {
             lease_expires_at: Set(None),
             created_at: Set(now),
             started_at: Set(None),
-            finished_at: Set(None),
+            finished_at: Set(status.is_terminal().then_some(now)),
             updated_at: Set(now),
         })
         .on_conflict(conflict.to_owned())
