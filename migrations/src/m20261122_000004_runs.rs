@@ -146,6 +146,12 @@ impl MigrationTrait for Migration {
                 Index::create().name("idx_runs_parent").table(Runs::Table).col(Runs::ParentRunId).to_owned(),
             )
             .await?;
+        // Overdue runs are found by their time limit.
+        manager
+            .create_index(
+                Index::create().name("idx_runs_deadline").table(Runs::Table).col(Runs::DeadlineAt).to_owned(),
+            )
+            .await?;
 
         manager
             .create_table(

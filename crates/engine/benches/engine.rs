@@ -12,6 +12,18 @@
 //! 100,000 runs of start → transform → end in batches and prints the process RSS every
 //! 10,000 runs (`cargo xtask bench engine-memory`).
 //!
+//! With `WEFT_BENCH_ENGINE_PROFILE=sqlite|postgres` it runs each shape a few times with every
+//! SQL statement recorded (sqlx's `sqlx::query` events) and prints, per run, the statements
+//! by kind with their count and database time: where a step's time goes; first it times one
+//! statement and one transaction one after the other (the floor under every step), and on
+//! PostgreSQL `SELECT 1` through a pool with and without sqlx's ping before each acquire.
+//!
+//! The PostgreSQL server of the test machines runs with `autovacuum = off`, so the dead row
+//! versions every step update leaves in `steps` (and in its queue index) would pile up and
+//! slow every claim down as the bench goes on; on PostgreSQL the bench therefore runs
+//! `VACUUM ANALYZE runs, steps` before each timed iteration (outside the time), as an
+//! autovacuum keeping up would. `WEFT_BENCH_PG_VACUUM=0` turns that off.
+//!
 //! The workers run in the background on a two-thread runtime, as in the server; the engine's
 //! concurrency and claim batch, and the pool size, come from `WEFT_BENCH_CONCURRENCY`,
 //! `WEFT_BENCH_CLAIM_BATCH` and `WEFT_BENCH_POOL` (defaults: the engine's and the server's).
@@ -111,7 +123,9 @@ struct Fixture {
     start_end: WorkflowId,
     one_step: WorkflowId,
     fan_out: WorkflowId,
-    _db: TestDatabase,
+    /// A connection for `VACUUM` (PostgreSQL only).
+    vacuum: Option<sea_orm::DatabaseConnection>,
+    db: TestDatabase,
 }
 
 async fn fixture(db: TestDatabase, db_name: &'static str) -> Fixture {
@@ -166,6 +180,11 @@ async fn fixture(db: TestDatabase, db_name: &'static str) -> Fixture {
     let engine = Engine::new(store.clone(), bus.clone(), config).unwrap();
     let shutdown = CancellationToken::new();
     let workers = engine.spawn_workers(shutdown.clone());
+    let vacuum = if db_name == "postgres" && std::env::var("WEFT_BENCH_PG_VACUUM").as_deref() != Ok("0") {
+        Some(sea_orm::Database::connect(db.url()).await.unwrap())
+    } else {
+        None
+    };
     Fixture {
         store,
         bus,
@@ -177,7 +196,8 @@ async fn fixture(db: TestDatabase, db_name: &'static str) -> Fixture {
         start_end,
         one_step,
         fan_out,
-        _db: db,
+        vacuum,
+        db,
     }
 }
 
@@ -257,7 +277,18 @@ impl Fixture {
         }
     }
 
+    /// Clears dead row versions on PostgreSQL (see the module doc).
+    async fn vacuum(&self) {
+        use sea_orm::ConnectionTrait;
+        if let Some(conn) = &self.vacuum {
+            conn.execute_unprepared("VACUUM ANALYZE runs, steps").await.unwrap();
+        }
+    }
+
     async fn stop(self) {
+        if let Some(conn) = self.vacuum {
+            let _ = conn.close().await;
+        }
         self.shutdown.cancel();
         let _ = self.workers.await;
         self.store.close().await;
@@ -293,6 +324,7 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
         group.bench_function(format!("chain_{CHAIN_LENGTH}/{db_name}"), |b| {
             b.iter_custom(|iterations| {
                 runtime.block_on(async {
+                    fixture.vacuum().await;
                     let started = Instant::now();
                     for k in 0..iterations {
                         fixture.run_one(fixture.chain, k as i64).await;
@@ -312,11 +344,14 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
         group.bench_function(format!("fan_out_{FAN_OUT}/{db_name}"), |b| {
             b.iter_custom(|iterations| {
                 runtime.block_on(async {
-                    let started = Instant::now();
+                    let mut elapsed = Duration::ZERO;
                     for k in 0..iterations {
+                        fixture.vacuum().await;
+                        let started = Instant::now();
                         fixture.run_one(fixture.fan_out, k as i64).await;
+                        elapsed += started.elapsed();
                     }
-                    started.elapsed()
+                    elapsed
                 })
             })
         });
@@ -326,11 +361,14 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
             group.bench_function(format!("throughput/{shape}/{n_runs}_runs/{db_name}"), |b| {
                 b.iter_custom(|iterations| {
                     runtime.block_on(async {
-                        let started = Instant::now();
+                        let mut elapsed = Duration::ZERO;
                         for _ in 0..iterations {
+                            fixture.vacuum().await;
+                            let started = Instant::now();
                             fixture.run_many(workflow, n_runs).await;
+                            elapsed += started.elapsed();
                         }
-                        started.elapsed()
+                        elapsed
                     })
                 })
             });
@@ -339,6 +377,211 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
         let fixture = Arc::into_inner(fixture).expect("the fixture is still shared");
         runtime.block_on(fixture.stop());
     }
+}
+
+/// Statements recorded from sqlx's `sqlx::query` events: count and database time by kind.
+mod sql_profile {
+    use std::collections::HashMap;
+    use std::fmt::Debug;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Mutex, OnceLock};
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    type Table = HashMap<String, (u64, f64)>;
+
+    fn table() -> &'static Mutex<Table> {
+        static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
+        TABLE.get_or_init(Default::default)
+    }
+
+    #[derive(Default)]
+    struct Fields {
+        summary: String,
+        statement: String,
+        elapsed_secs: f64,
+    }
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "summary" => self.summary = value.to_owned(),
+                "db.statement" => self.statement = value.to_owned(),
+                _ => {}
+            }
+        }
+
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            if field.name() == "elapsed_secs" {
+                self.elapsed_secs = value;
+            }
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+            if field.name() == "summary" {
+                self.summary = format!("{value:?}").trim_matches('"').to_owned();
+            }
+        }
+    }
+
+    /// A statement's kind: its first words and its `WHERE` clause, shortened.
+    fn kind(fields: &Fields) -> String {
+        let sql = if fields.statement.trim().is_empty() { &fields.summary } else { &fields.statement };
+        let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        let head: String = sql.split(' ').take(3).collect::<Vec<_>>().join(" ");
+        let tail = sql.find(" WHERE ").map_or("", |i| &sql[i + 1..]);
+        let mut kind = format!("{head} … {tail}");
+        if kind.len() > 150 {
+            let mut cut = 150;
+            while !kind.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            kind.truncate(cut);
+            kind.push('…');
+        }
+        kind
+    }
+
+    struct Recorder;
+
+    impl<S: tracing::Subscriber> Layer<S> for Recorder {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if !RECORDING.load(Ordering::Relaxed) {
+                return;
+            }
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let mut table = table().lock().unwrap_or_else(|p| p.into_inner());
+            let entry = table.entry(kind(&fields)).or_default();
+            entry.0 += 1;
+            entry.1 += fields.elapsed_secs;
+        }
+    }
+
+    /// Whether statements are recorded now.
+    static RECORDING: AtomicBool = AtomicBool::new(false);
+
+    pub fn install() {
+        let only_sqlx = tracing_subscriber::filter::filter_fn(|meta| meta.target() == "sqlx::query");
+        tracing_subscriber::registry().with(Recorder.with_filter(only_sqlx)).init();
+    }
+
+    /// Forgets what was recorded so far and starts recording.
+    pub fn reset() {
+        table().lock().unwrap_or_else(|p| p.into_inner()).clear();
+        RECORDING.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops recording.
+    pub fn pause() {
+        RECORDING.store(false, Ordering::Relaxed);
+    }
+
+    /// Prints what was recorded since the last reset, per run.
+    pub fn report(what: &str, n_runs: usize, wall: std::time::Duration) {
+        pause();
+        let table = std::mem::take(&mut *table().lock().unwrap_or_else(|p| p.into_inner()));
+        let mut rows: Vec<_> = table.into_iter().collect();
+        rows.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+        let runs = n_runs as f64;
+        let (count, secs) = rows.iter().fold((0, 0.0), |(c, t), (_, (n, s))| (c + n, t + s));
+        println!(
+            "\n{what}: {n_runs} runs in {:.3} s ({:.2} ms per run); {:.1} statements and {:.2} ms of database time per run",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() * 1e3 / runs,
+            count as f64 / runs,
+            secs * 1e3 / runs
+        );
+        println!("{:>9} {:>9} {:>8}  statement", "per run", "ms/run", "µs each");
+        for (kind, (n, s)) in rows {
+            println!("{:>9.2} {:>9.3} {:>8.1}  {kind}", n as f64 / runs, s * 1e3 / runs, s * 1e6 / n as f64);
+        }
+    }
+}
+
+/// The floor under every step: one statement, and one transaction, one after the other.
+async fn round_trips(fixture: &Fixture, db_name: &str) {
+    const N: u32 = 2_000;
+    let run = fixture.start(fixture.start_end, 0).await;
+    let started = Instant::now();
+    for _ in 0..N {
+        fixture.store.get_run(run).await.unwrap();
+    }
+    let read = started.elapsed() / N;
+    let started = Instant::now();
+    for _ in 0..N {
+        let mut txn = fixture.store.begin_steps().await.unwrap();
+        txn.lock_run(run).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    let txn = started.elapsed() / N;
+    println!(
+        "\n{db_name}: one `get_run` (read pool) takes {:.0} µs; BEGIN + `lock_run` + COMMIT {:.0} µs (one at a time, {N} times)",
+        read.as_secs_f64() * 1e6,
+        txn.as_secs_f64() * 1e6
+    );
+    if db_name == "postgres" {
+        // What the pool's ping before each acquire costs (sqlx's `test_before_acquire`,
+        // on by default): `SELECT 1` through a pool with it and without it.
+        use sea_orm::ConnectionTrait;
+        for test in [true, false] {
+            let mut options = sea_orm::ConnectOptions::new(fixture.db.url().to_owned());
+            options.max_connections(2).test_before_acquire(test).sqlx_logging(false);
+            let conn = sea_orm::Database::connect(options).await.unwrap();
+            let started = Instant::now();
+            for _ in 0..N {
+                conn.execute_unprepared("SELECT 1").await.unwrap();
+            }
+            let each = started.elapsed() / N;
+            println!(
+                "postgres: SELECT 1 with test_before_acquire={test}: {:.0} µs",
+                each.as_secs_f64() * 1e6
+            );
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Runs each shape with every statement recorded, and prints where the time goes.
+fn profile(runtime: &Runtime, which: &str) {
+    sql_profile::install();
+    let n_runs = env_number("WEFT_BENCH_RUNS", 2_000);
+    runtime.block_on(async {
+        for (db, db_name) in databases().await {
+            if which != "all" && which != db_name {
+                continue;
+            }
+            let fixture = Arc::new(fixture(db, db_name).await);
+            for workflow in [fixture.chain, fixture.fan_out, fixture.start_end, fixture.one_step] {
+                fixture.run_one(workflow, 0).await;
+            }
+            round_trips(&fixture, db_name).await;
+            let shapes = [
+                (format!("chain of {CHAIN_LENGTH}, one at a time"), fixture.chain, 20, false),
+                (format!("fan-out of {FAN_OUT}"), fixture.fan_out, 2, false),
+                ("start → end, all at once".to_owned(), fixture.start_end, n_runs, true),
+                ("start → transform → end, all at once".to_owned(), fixture.one_step, n_runs, true),
+            ];
+            for (what, workflow, n, at_once) in shapes {
+                fixture.vacuum().await;
+                sql_profile::reset();
+                let started = Instant::now();
+                if at_once {
+                    fixture.run_many(workflow, n).await;
+                } else {
+                    for k in 0..n {
+                        fixture.run_one(workflow, k as i64).await;
+                    }
+                }
+                sql_profile::report(&format!("{db_name}: {what}"), n, started.elapsed());
+            }
+            let fixture = Arc::into_inner(fixture).expect("the fixture is still shared");
+            fixture.stop().await;
+        }
+    });
 }
 
 /// The resident set size of this process, in KiB.
@@ -362,13 +605,16 @@ fn memory(runtime: &Runtime, which: &str) {
             println!("engine memory on {db_name}: {MEMORY_RUNS} runs of start → transform → end, {MEMORY_BATCH} at a time");
             println!("{:>8} {:>10} {:>10}", "runs", "rss_mib", "runs/s");
             println!("{:>8} {:>10.1} {:>10}", 0, rss_kib() as f64 / 1024.0, "-");
-            let mut segment = Instant::now();
+            let mut segment = Duration::ZERO;
             for done in (MEMORY_BATCH..=MEMORY_RUNS).step_by(MEMORY_BATCH) {
+                fixture.vacuum().await;
+                let started = Instant::now();
                 fixture.run_many(fixture.one_step, MEMORY_BATCH).await;
+                segment += started.elapsed();
                 if done % MEMORY_REPORT_EVERY == 0 {
-                    let rate = MEMORY_REPORT_EVERY as f64 / segment.elapsed().as_secs_f64();
+                    let rate = MEMORY_REPORT_EVERY as f64 / segment.as_secs_f64();
                     println!("{done:>8} {:>10.1} {rate:>10.0}", rss_kib() as f64 / 1024.0);
-                    segment = Instant::now();
+                    segment = Duration::ZERO;
                 }
             }
             let fixture = Arc::into_inner(fixture).expect("the fixture is still shared");
@@ -381,6 +627,10 @@ fn main() {
     let runtime = runtime();
     if let Ok(which) = std::env::var("WEFT_BENCH_ENGINE_MEMORY") {
         memory(&runtime, &which);
+        return;
+    }
+    if let Ok(which) = std::env::var("WEFT_BENCH_ENGINE_PROFILE") {
+        profile(&runtime, &which);
         return;
     }
     let mut criterion = Criterion::default().configure_from_args();

@@ -38,6 +38,9 @@ pub const LOST_ATTEMPTS: i32 = 3;
 /// Claims and runs steps until `shutdown`.
 pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
     let permits = Arc::new(tokio::sync::Semaphore::new(inner.config.concurrency.max(1)));
+    // Overdue runs are looked for now and then, not on every idle turn.
+    let sweep_every = inner.config.poll_interval.max(Duration::from_secs(1));
+    let mut last_sweep: Option<std::time::Instant> = None;
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -57,6 +60,8 @@ pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
             lease_until: now + chrono_duration(inner.config.lease),
             limit: free.min(inner.config.claim_batch.max(1)) as u64,
         };
+        let limit = claim.limit;
+        // Registered before the claim: a step made ready meanwhile wakes the wait below.
         let notified = inner.wake.notified();
         let claimed = match inner.store.claim_steps(claim).await {
             Ok(claimed) => claimed,
@@ -65,17 +70,7 @@ pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
                 Vec::new()
             }
         };
-        if claimed.is_empty() {
-            if let Err(err) = fail_overdue(&inner).await {
-                tracing::warn!(error = %err, "failed to end overdue runs");
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = notified => {}
-                _ = tokio::time::sleep(inner.config.poll_interval) => {}
-            }
-            continue;
-        }
+        let full = claimed.len() as u64 >= limit;
         for step in claimed {
             let Ok(permit) = permits.clone().try_acquire_owned() else { break };
             let inner = inner.clone();
@@ -86,6 +81,21 @@ pub(crate) async fn work(inner: Arc<Inner>, shutdown: CancellationToken) {
                 }
                 drop(permit);
             });
+        }
+        if full {
+            // There may be more: claim again at once.
+            continue;
+        }
+        if last_sweep.is_none_or(|at| at.elapsed() >= sweep_every) {
+            last_sweep = Some(std::time::Instant::now());
+            if let Err(err) = fail_overdue(&inner).await {
+                tracing::warn!(error = %err, "failed to end overdue runs");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = notified => {}
+            _ = tokio::time::sleep(inner.config.poll_interval) => {}
         }
     }
     // Let running steps finish or lose their lease: wait for every permit back.
