@@ -177,6 +177,28 @@ impl Inner {
         self.lock_cancels().entry(run).or_default().clone()
     }
 
+    /// Creates a top-level run and queues its start step.
+    async fn start_run(&self, start: StartRun) -> Result<Run, EngineError> {
+        let plan = self.plan(start.workflow_id, start.version).await?;
+        let entry = plan.entry().ok_or(EngineError::NoEntry)?;
+        let now = Utc::now();
+        let new = NewRun {
+            workflow_id: start.workflow_id,
+            project_id: start.project_id,
+            version: start.version,
+            input: serde_json::to_string(&start.input).unwrap_or_else(|_| "null".to_owned()),
+            trigger: start.trigger,
+            started_by: start.started_by,
+            parent: None,
+            depth: 0,
+            deadline_at: start.timeout.and_then(|t| chrono::Duration::from_std(t).ok()).map(|t| now + t),
+            entry_node: plan.nodes[entry].id.as_str().to_owned(),
+        };
+        let run = self.store.create_run(new, now).await?;
+        self.wake.notify_waiters();
+        Ok(run)
+    }
+
     /// Starts the error handler workflow of a failed run's workflow, if it has one (never for
     /// a run that is itself an error handler's).
     async fn start_error_handler(&self, run: &Run, error: serde_json::Value) -> Result<(), EngineError> {
@@ -190,25 +212,19 @@ impl Inner {
             tracing::warn!(workflow = %handler_id, "the error handler workflow has no published version");
             return Ok(());
         };
-        let plan = self.plan(handler.id, version).await?;
-        let entry = plan.entry().ok_or(EngineError::NoEntry)?;
         let input = serde_json::json!({
             "failedRun": { "id": run.id, "workflowId": run.workflow_id, "version": run.version, "error": error }
         });
-        let new = NewRun {
+        let start = StartRun {
             workflow_id: handler.id,
             project_id: handler.project_id,
             version,
-            input: input.to_string(),
+            input,
             trigger: "errorHandler".to_owned(),
             started_by: run.started_by,
-            parent: None,
-            depth: 0,
-            deadline_at: None,
-            entry_node: plan.nodes[entry].id.as_str().to_owned(),
+            timeout: None,
         };
-        self.store.create_run(new, Utc::now()).await?;
-        self.wake.notify_waiters();
+        self.start_run(start).await?;
         Ok(())
     }
 
@@ -345,24 +361,7 @@ impl Engine {
 
     /// Creates a run and queues its start step.
     pub async fn start_run(&self, start: StartRun) -> Result<Run, EngineError> {
-        let plan = self.inner.plan(start.workflow_id, start.version).await?;
-        let entry = plan.entry().ok_or(EngineError::NoEntry)?;
-        let now = Utc::now();
-        let new = NewRun {
-            workflow_id: start.workflow_id,
-            project_id: start.project_id,
-            version: start.version,
-            input: serde_json::to_string(&start.input).unwrap_or_else(|_| "null".to_owned()),
-            trigger: start.trigger,
-            started_by: start.started_by,
-            parent: None,
-            depth: 0,
-            deadline_at: start.timeout.and_then(|t| chrono::Duration::from_std(t).ok()).map(|t| now + t),
-            entry_node: plan.nodes[entry].id.as_str().to_owned(),
-        };
-        let run = self.inner.store.create_run(new, now).await?;
-        self.inner.wake.notify_waiters();
-        Ok(run)
+        self.inner.start_run(start).await
     }
 
     /// Cancels a run: it ends at once, open steps are cancelled, and steps in flight stop

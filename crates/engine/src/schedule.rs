@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use weft_core::workflow::NodeSpec;
 use weft_events::WeftEvent;
-use weft_store::{Arrival, Run, RunStatus, StepStatus, StepTxn};
+use weft_store::{Arrival, Run, StepStatus, StepTxn};
 
 use crate::loops::{self, LoopState};
 use crate::plan::Plan;
 use crate::runner::{self, NodeError};
+use crate::worker::to_text;
 use crate::{EngineError, Inner};
 
 /// Output ports of a node that fired (or, with no ports, a node that was skipped), to be
@@ -38,10 +39,6 @@ pub struct Fired {
     pub events: Vec<WeftEvent>,
     /// The run failed (a loop could not go on); the error.
     pub failed: Option<Value>,
-}
-
-fn to_text(value: &Value) -> Option<String> {
-    serde_json::to_string(value).ok()
 }
 
 /// Follows `start` and everything it sets in motion.
@@ -355,21 +352,10 @@ async fn fail(
     now: DateTime<Utc>,
     fired: &mut Fired,
 ) -> Result<(), EngineError> {
-    let error_json = error.to_json();
     txn.update_step(step.id, StepStatus::Failed, None, None, now).await?;
-    let mut run_error = error_json.clone();
-    if let Value::Object(map) = &mut run_error {
-        map.insert("nodeId".to_owned(), json!(node_id));
-    }
-    txn.finish_run(run.id, RunStatus::Failed, to_text(&run_error), now).await?;
-    crate::worker::wake_parent(txn, run, now).await?;
-    fired.events.push(WeftEvent::NodeFailed {
-        run_id: run.id,
-        node_id: node_id.to_owned(),
-        scope: step.scope.clone(),
-        error: error_json,
-    });
-    fired.events.push(WeftEvent::RunFailed { run_id: run.id, error: run_error.clone() });
+    let node = Some((node_id, step.scope.as_str()));
+    let (run_error, events) = crate::worker::end_failed_run(txn, run, node, error.to_json(), now).await?;
+    fired.events.extend(events);
     fired.failed = Some(run_error);
     Ok(())
 }

@@ -67,7 +67,7 @@ pub async fn approval(
         },
         None => String::new(),
     };
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let owner = &inner.config.worker_id;
     let Some(task) = txn.task_for_step(step.id).await? else {
         let due_at = config.timeout_ms.map(|ms| now + chrono::Duration::milliseconds(ms as i64));
@@ -184,7 +184,7 @@ pub async fn sub_workflow(
             }
             Some(_) => {
                 // Woken early: wait on.
-                let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+                let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
                 let state = to_text(&json!({ "childRunId": child_id })).unwrap_or_default();
                 txn.park_step(step.id, &inner.config.worker_id, state, None, Utc::now()).await?;
                 txn.commit().await?;
@@ -229,7 +229,7 @@ pub async fn sub_workflow(
     };
     let now = Utc::now();
     let node = &plan.nodes[index];
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let new = NewRun {
         workflow_id: target.id,
         project_id: target.project_id,

@@ -213,14 +213,11 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
 async fn fail_overdue(inner: &Inner) -> Result<(), EngineError> {
     let now = Utc::now();
     for run in inner.store.overdue_runs(now, 100).await? {
-        let Some(mut txn) = begin(inner, &run).await? else { continue };
+        let Some((mut txn, _)) = begin(inner, &run).await? else { continue };
         let error = json!({ "class": "timeout", "message": "the run exceeded its time limit" });
-        if !txn.finish_run(run.id, RunStatus::Failed, to_text(&error), now).await? {
-            continue;
-        }
-        wake_parent(&mut txn, &run, now).await?;
+        let (_, events) = end_failed_run(&mut txn, &run, None, error, now).await?;
         txn.commit().await?;
-        inner.after_commit(&run, vec![WeftEvent::RunFailed { run_id: run.id, error }], false);
+        inner.after_commit(&run, events, false);
     }
     Ok(())
 }
@@ -326,12 +323,12 @@ pub(crate) async fn wake_parent(txn: &mut StepTxn, run: &Run, now: DateTime<Utc>
     Ok(())
 }
 
-/// Opens the transaction that records a step's outcome, with the run locked; `None` when
-/// the run has ended meanwhile.
-pub(crate) async fn begin(inner: &Inner, run: &Run) -> Result<Option<StepTxn>, EngineError> {
+/// Opens the transaction that records a step's outcome, with the run locked, and answers
+/// the run as it is now; `None` when the run has ended meanwhile.
+pub(crate) async fn begin(inner: &Inner, run: &Run) -> Result<Option<(StepTxn, Run)>, EngineError> {
     let mut txn = inner.store.begin_steps().await?;
     match txn.lock_run(run.id).await? {
-        Some(current) if !current.status.is_terminal() => Ok(Some(txn)),
+        Some(current) if !current.status.is_terminal() => Ok(Some((txn, current))),
         _ => Ok(None),
     }
 }
@@ -350,7 +347,7 @@ pub(crate) async fn succeed(
     ports: Vec<String>,
 ) -> Result<(), EngineError> {
     let now = Utc::now();
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, current)) = begin(inner, run).await? else { return Ok(()) };
     let output_text = to_text(&output);
     let end = StepEnd {
         status: StepStatus::Succeeded,
@@ -362,11 +359,11 @@ pub(crate) async fn succeed(
         return Ok(());
     }
     let mut recorded = Recorded { events: Vec::new(), made_ready: false };
-    if run.status == RunStatus::Waiting {
-        txn.set_run_status(run.id, RunStatus::Running, now).await?;
-    }
-    if run.status == RunStatus::Queued {
-        txn.start_run(run.id, now).await?;
+    // The status as locked now, not as read when the step started.
+    match current.status {
+        RunStatus::Waiting => txn.set_run_status(run.id, RunStatus::Running, now).await?,
+        RunStatus::Queued => txn.start_run(run.id, now).await?,
+        _ => {}
     }
     if matches!(plan.nodes[index].spec, NodeSpec::End(_))
         && let Some(text) = &output_text
@@ -402,7 +399,7 @@ async fn start_loop(
     state: loops::LoopState,
 ) -> Result<(), EngineError> {
     let now = Utc::now();
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let text = serde_json::to_string(&state).map_err(|e| EngineError::Corrupt(e.to_string()))?;
     if !txn.park_step(step.id, &inner.config.worker_id, text, None, now).await? {
         return Ok(());
@@ -438,7 +435,7 @@ async fn sleep(
     state: Value,
 ) -> Result<(), EngineError> {
     let now = Utc::now();
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let requeue = Requeue { state: to_text(&state), error: None, same_attempt: true };
     if !txn.requeue_step(step.id, &inner.config.worker_id, until, requeue, now).await? {
         return Ok(());
@@ -458,7 +455,7 @@ async fn retry_later(
 ) -> Result<(), EngineError> {
     let now = Utc::now();
     let at = now + chrono_duration(delay);
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let requeue = Requeue { state: None, error: to_text(&error.to_json()), same_attempt: false };
     if !txn.requeue_step(step.id, &inner.config.worker_id, at, requeue, now).await? {
         return Ok(());
@@ -496,7 +493,7 @@ pub(crate) async fn give_up(
         return fail_run(inner, run, step, error).await;
     };
     let now = Utc::now();
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let output_text = to_text(&output);
     let end = StepEnd {
         status: StepStatus::Failed,
@@ -534,30 +531,48 @@ pub(crate) async fn fail_run(
     error: NodeError,
 ) -> Result<(), EngineError> {
     let now = Utc::now();
-    let Some(mut txn) = begin(inner, run).await? else { return Ok(()) };
+    let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let end =
         StepEnd { status: StepStatus::Failed, output: None, ports: None, error: to_text(&error.to_json()) };
     if !txn.finish_step(step.id, &inner.config.worker_id, end, now).await? {
         return Ok(());
     }
-    let mut run_error = error.to_json();
-    if let Value::Object(map) = &mut run_error {
-        map.insert("nodeId".to_owned(), json!(step.node_id));
-    }
-    txn.finish_run(run.id, RunStatus::Failed, to_text(&run_error), now).await?;
-    wake_parent(&mut txn, run, now).await?;
+    let (_, events) =
+        end_failed_run(&mut txn, run, Some((&step.node_id, &step.scope)), error.to_json(), now).await?;
     txn.commit().await?;
-    let events = vec![
-        WeftEvent::NodeFailed {
-            run_id: run.id,
-            node_id: step.node_id.clone(),
-            scope: step.scope.clone(),
-            error: error.to_json(),
-        },
-        WeftEvent::RunFailed { run_id: run.id, error: run_error },
-    ];
     inner.after_commit(run, events, false);
     Ok(())
+}
+
+/// Ends the run as failed because of `error` (at a node, when one is named): the run's error
+/// carries the node id, the parent's sub-workflow step is woken. Answers the run's error and
+/// the events to publish after the commit.
+pub(crate) async fn end_failed_run(
+    txn: &mut StepTxn,
+    run: &Run,
+    node: Option<(&str, &str)>,
+    error: Value,
+    now: DateTime<Utc>,
+) -> Result<(Value, Vec<WeftEvent>), EngineError> {
+    let mut run_error = error.clone();
+    let mut events = Vec::new();
+    if let Some((node_id, scope)) = node {
+        if let Value::Object(map) = &mut run_error {
+            map.insert("nodeId".to_owned(), json!(node_id));
+        }
+        events.push(WeftEvent::NodeFailed {
+            run_id: run.id,
+            node_id: node_id.to_owned(),
+            scope: scope.to_owned(),
+            error,
+        });
+    }
+    if !txn.finish_run(run.id, RunStatus::Failed, to_text(&run_error), now).await? {
+        return Ok((run_error, Vec::new()));
+    }
+    wake_parent(txn, run, now).await?;
+    events.push(WeftEvent::RunFailed { run_id: run.id, error: run_error.clone() });
+    Ok((run_error, events))
 }
 
 impl Inner {

@@ -70,9 +70,12 @@ status_enum!(
 );
 
 impl RunStatus {
+    /// Statuses of finished runs.
+    pub const TERMINAL: [RunStatus; 3] = [Self::Succeeded, Self::Failed, Self::Cancelled];
+
     /// Whether the run has finished.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+        Self::TERMINAL.contains(&self)
     }
 }
 
@@ -101,6 +104,8 @@ status_enum!(
 impl StepStatus {
     /// Statuses of steps that still have something to do.
     pub const OPEN: [StepStatus; 4] = [Self::Pending, Self::Ready, Self::Running, Self::Waiting];
+    /// Open steps that can make progress by themselves (a pending one waits for inputs).
+    pub const LIVE: [StepStatus; 3] = [Self::Ready, Self::Running, Self::Waiting];
 
     /// Whether the step is done, one way or another.
     pub fn is_terminal(self) -> bool {
@@ -335,9 +340,8 @@ impl Store {
 
     /// Unfinished runs whose time limit has passed.
     pub async fn overdue_runs(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<Run>, StoreError> {
-        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
         runs::Entity::find()
-            .filter(runs::Column::Status.is_not_in(terminal))
+            .filter(runs::Column::Status.is_not_in(RunStatus::TERMINAL.map(RunStatus::as_str)))
             .filter(runs::Column::DeadlineAt.lte(now))
             .limit(limit)
             .all(&self.read)
@@ -350,12 +354,11 @@ impl Store {
 
     /// Runs started by sub-workflow nodes of `run` that have not finished.
     pub async fn live_children(&self, run: RunId) -> Result<Vec<RunId>, StoreError> {
-        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
         let ids: Vec<uuid::Uuid> = runs::Entity::find()
             .select_only()
             .column(runs::Column::Id)
             .filter(runs::Column::ParentRunId.eq(run.0))
-            .filter(runs::Column::Status.is_not_in(terminal))
+            .filter(runs::Column::Status.is_not_in(RunStatus::TERMINAL.map(RunStatus::as_str)))
             .into_tuple()
             .all(&self.read)
             .await
@@ -921,12 +924,11 @@ impl StepTxn {
         status: RunStatus,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
         runs::Entity::update_many()
             .col_expr(runs::Column::Status, Expr::value(status.as_str()))
             .col_expr(runs::Column::UpdatedAt, Expr::value(now))
             .filter(runs::Column::Id.eq(id.0))
-            .filter(runs::Column::Status.is_not_in(terminal))
+            .filter(runs::Column::Status.is_not_in(RunStatus::TERMINAL.map(RunStatus::as_str)))
             .exec(&self.txn)
             .await
             .context("failed to set run status")?;
@@ -1007,10 +1009,9 @@ impl StepTxn {
     /// How many of the run's steps can still make progress (ready, running or waiting).
     pub async fn open_steps(&mut self, id: RunId) -> Result<u64, StoreError> {
         use sea_orm::PaginatorTrait;
-        let live = [StepStatus::Ready, StepStatus::Running, StepStatus::Waiting].map(StepStatus::as_str);
         steps::Entity::find()
             .filter(steps::Column::RunId.eq(id.0))
-            .filter(steps::Column::Status.is_in(live))
+            .filter(steps::Column::Status.is_in(StepStatus::LIVE.map(StepStatus::as_str)))
             .count(&self.txn)
             .await
             .context("failed to count open steps")
@@ -1024,20 +1025,18 @@ impl StepTxn {
         error: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let terminal = [RunStatus::Succeeded, RunStatus::Failed, RunStatus::Cancelled].map(RunStatus::as_str);
         let result = runs::Entity::update_many()
             .col_expr(runs::Column::Status, Expr::value(status.as_str()))
             .col_expr(runs::Column::Error, Expr::value(error))
             .col_expr(runs::Column::FinishedAt, Expr::value(now))
             .col_expr(runs::Column::UpdatedAt, Expr::value(now))
             .filter(runs::Column::Id.eq(id.0))
-            .filter(runs::Column::Status.is_not_in(terminal))
+            .filter(runs::Column::Status.is_not_in(RunStatus::TERMINAL.map(RunStatus::as_str)))
             .exec(&self.txn)
             .await
             .context("failed to finish run")?;
         // Steps that were queued, running or waiting are cancelled, remembering their status
         // for `run.retry`; pending ones (inputs still missing) simply never become ready.
-        let live = [StepStatus::Ready, StepStatus::Running, StepStatus::Waiting].map(StepStatus::as_str);
         steps::Entity::update_many()
             .col_expr(steps::Column::PriorStatus, Expr::col(steps::Column::Status))
             .col_expr(steps::Column::Status, Expr::value(StepStatus::Cancelled.as_str()))
@@ -1045,7 +1044,7 @@ impl StepTxn {
             .col_expr(steps::Column::FinishedAt, Expr::value(now))
             .col_expr(steps::Column::UpdatedAt, Expr::value(now))
             .filter(steps::Column::RunId.eq(id.0))
-            .filter(steps::Column::Status.is_in(live))
+            .filter(steps::Column::Status.is_in(StepStatus::LIVE.map(StepStatus::as_str)))
             .exec(&self.txn)
             .await
             .context("failed to cancel open steps")?;
