@@ -27,6 +27,8 @@
 //! The workers run in the background on a two-thread runtime, as in the server; the engine's
 //! concurrency and claim batch, and the pool size, come from `WEFT_BENCH_CONCURRENCY`,
 //! `WEFT_BENCH_CLAIM_BATCH` and `WEFT_BENCH_POOL` (defaults: the engine's and the server's).
+//! `WEFT_BENCH_INLINE_STEPS=0` queues every step for the workers instead of running pure
+//! nodes inline (the engine's default): the bench names then end in `/queued`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
@@ -169,11 +171,12 @@ async fn fixture(db: TestDatabase, db_name: &'static str) -> Fixture {
     let config = EngineConfig {
         concurrency: env_number("WEFT_BENCH_CONCURRENCY", defaults.concurrency),
         claim_batch: env_number("WEFT_BENCH_CLAIM_BATCH", defaults.claim_batch),
+        inline_steps: env_number("WEFT_BENCH_INLINE_STEPS", defaults.inline_steps),
         ..defaults
     };
     eprintln!(
-        "engine bench on {db_name}: concurrency {}, claim batch {}, pool {}",
-        config.concurrency, config.claim_batch, options.max_connections
+        "engine bench on {db_name}: concurrency {}, claim batch {}, pool {}, inline steps {}",
+        config.concurrency, config.claim_batch, options.max_connections, config.inline_steps
     );
     // Room for every event of the largest batch: nothing is read while the runs start.
     let bus = EventBus::new(1 << 17);
@@ -309,6 +312,8 @@ async fn databases() -> Vec<(TestDatabase, &'static str)> {
 
 fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
     let n_runs = env_number("WEFT_BENCH_RUNS", 2_000);
+    // With every step queued the bench names end in `/queued`.
+    let mode = if env_number("WEFT_BENCH_INLINE_STEPS", 1) == 0 { "/queued" } else { "" };
     for (db, db_name) in runtime.block_on(databases()) {
         let fixture = Arc::new(runtime.block_on(fixture(db, db_name)));
         // Check the workflows do what the bench claims, and warm the plan cache.
@@ -321,7 +326,7 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
 
         let mut group = c.benchmark_group("engine");
         group.sample_size(20).measurement_time(Duration::from_secs(10));
-        group.bench_function(format!("chain_{CHAIN_LENGTH}/{db_name}"), |b| {
+        group.bench_function(format!("chain_{CHAIN_LENGTH}/{db_name}{mode}"), |b| {
             b.iter_custom(|iterations| {
                 runtime.block_on(async {
                     fixture.vacuum().await;
@@ -341,7 +346,7 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
             .sampling_mode(SamplingMode::Flat)
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(10));
-        group.bench_function(format!("fan_out_{FAN_OUT}/{db_name}"), |b| {
+        group.bench_function(format!("fan_out_{FAN_OUT}/{db_name}{mode}"), |b| {
             b.iter_custom(|iterations| {
                 runtime.block_on(async {
                     let mut elapsed = Duration::ZERO;
@@ -358,7 +363,7 @@ fn engine_benches(c: &mut Criterion, runtime: &Runtime) {
         group.throughput(Throughput::Elements(n_runs as u64));
         for (shape, workflow) in [("start_end", fixture.start_end), ("start_transform_end", fixture.one_step)]
         {
-            group.bench_function(format!("throughput/{shape}/{n_runs}_runs/{db_name}"), |b| {
+            group.bench_function(format!("throughput/{shape}/{n_runs}_runs/{db_name}{mode}"), |b| {
                 b.iter_custom(|iterations| {
                     runtime.block_on(async {
                         let mut elapsed = Duration::ZERO;

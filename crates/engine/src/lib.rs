@@ -6,11 +6,14 @@
 //! process that dies loses its leases and another worker carries on from the last recorded
 //! step; completed steps never run again.
 
+mod context;
 pub mod http;
+mod inline;
 pub mod loops;
 pub mod plan;
 pub mod runner;
 pub mod schedule;
+mod starts;
 pub mod template;
 pub mod waits;
 pub mod worker;
@@ -26,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use weft_core::workflow::Graph;
 use weft_core::{RunId, UserId, WorkflowId};
 use weft_events::{EventBus, WeftEvent};
-use weft_store::{NewRun, Run, Store, StoreError};
+use weft_store::{Run, Store, StoreError};
 
 use crate::http::{OutboundHttp, OutboundPolicy};
 use crate::plan::Plan;
@@ -57,6 +60,10 @@ pub struct EngineConfig {
     pub template_fuel: u64,
     /// Which outbound HTTP destinations are allowed.
     pub outbound: OutboundPolicy,
+    /// Most steps of pure nodes (start, end, transform, decision, switch, parallel, join)
+    /// run inline in one transaction, where they become ready, instead of being queued for
+    /// a worker; 0 queues every step.
+    pub inline_steps: usize,
 }
 
 impl Default for EngineConfig {
@@ -72,6 +79,7 @@ impl Default for EngineConfig {
             max_depth: 8,
             template_fuel: 200_000,
             outbound: OutboundPolicy::default(),
+            inline_steps: 4096,
         }
     }
 }
@@ -130,7 +138,8 @@ pub struct Inner {
     config: EngineConfig,
     templates: Templates,
     http: OutboundHttp,
-    plans: Mutex<HashMap<(WorkflowId, i32), Arc<Plan>>>,
+    plans: Mutex<PlanCache>,
+    starts: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<starts::StartRequest>>,
     wake: Notify,
     cancels: Mutex<HashMap<RunId, CancellationToken>>,
     run_slots: Mutex<HashMap<RunId, Arc<tokio::sync::Semaphore>>>,
@@ -138,33 +147,40 @@ pub struct Inner {
     failed_runs: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(Run, serde_json::Value)>>>,
 }
 
+/// Plans by workflow version; a cell is filled once, however many callers wait for it.
+type PlanCache = HashMap<(WorkflowId, i32), Arc<tokio::sync::OnceCell<Arc<Plan>>>>;
+
 /// Most plans kept in memory.
 const MAX_PLANS: usize = 256;
 
 impl Inner {
     /// The execution plan of a workflow version.
+    /// Loaded once per version however many callers ask at the same time.
     pub(crate) async fn plan(&self, workflow: WorkflowId, version: i32) -> Result<Arc<Plan>, EngineError> {
-        if let Some(plan) = self.lock_plans().get(&(workflow, version)) {
-            return Ok(plan.clone());
-        }
-        let unavailable = |reason: String| EngineError::Version { workflow, version, reason };
-        let stored = self
-            .store
-            .get_version(workflow, version)
-            .await?
-            .ok_or_else(|| unavailable("not found".into()))?;
-        let graph: Graph = serde_json::from_str(stored.graph.as_deref().unwrap_or_default())
-            .map_err(|e| unavailable(e.to_string()))?;
-        let plan = Arc::new(Plan::new(graph));
-        let mut plans = self.lock_plans();
-        if plans.len() >= MAX_PLANS {
-            plans.clear();
-        }
-        plans.insert((workflow, version), plan.clone());
-        Ok(plan)
+        let cell = {
+            let mut plans = self.lock_plans();
+            if !plans.contains_key(&(workflow, version)) && plans.len() >= MAX_PLANS {
+                plans.clear();
+            }
+            plans.entry((workflow, version)).or_default().clone()
+        };
+        let plan = cell
+            .get_or_try_init(|| async {
+                let unavailable = |reason: String| EngineError::Version { workflow, version, reason };
+                let stored = self
+                    .store
+                    .get_version(workflow, version)
+                    .await?
+                    .ok_or_else(|| unavailable("not found".into()))?;
+                let graph: Graph = serde_json::from_str(stored.graph.as_deref().unwrap_or_default())
+                    .map_err(|e| unavailable(e.to_string()))?;
+                Ok::<_, EngineError>(Arc::new(Plan::new(graph)))
+            })
+            .await?;
+        Ok(plan.clone())
     }
 
-    fn lock_plans(&self) -> std::sync::MutexGuard<'_, HashMap<(WorkflowId, i32), Arc<Plan>>> {
+    fn lock_plans(&self) -> std::sync::MutexGuard<'_, PlanCache> {
         self.plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -177,31 +193,31 @@ impl Inner {
         self.lock_cancels().entry(run).or_default().clone()
     }
 
-    /// Creates a top-level run and queues its start step.
-    async fn start_run(&self, start: StartRun) -> Result<Run, EngineError> {
+    /// Creates a top-level run, runs the pure nodes at its start inline and queues the
+    /// rest; answers the run as it is then (finished, when every node was pure). Concurrent
+    /// calls share a transaction ([`starts`]).
+    async fn start_run(self: &Arc<Self>, start: StartRun) -> Result<Run, EngineError> {
         let plan = self.plan(start.workflow_id, start.version).await?;
-        let entry = plan.entry().ok_or(EngineError::NoEntry)?;
-        let now = Utc::now();
-        let new = NewRun {
-            workflow_id: start.workflow_id,
-            project_id: start.project_id,
-            version: start.version,
-            input: serde_json::to_string(&start.input).unwrap_or_else(|_| "null".to_owned()),
-            trigger: start.trigger,
-            started_by: start.started_by,
-            parent: None,
-            depth: 0,
-            deadline_at: start.timeout.and_then(|t| chrono::Duration::from_std(t).ok()).map(|t| now + t),
-            entry_node: plan.nodes[entry].id.as_str().to_owned(),
-        };
-        let run = self.store.create_run(new, now).await?;
-        self.wake.notify_waiters();
-        Ok(run)
+        plan.entry().ok_or(EngineError::NoEntry)?;
+        let sender = self.starts.get_or_init(|| {
+            let (sender, requests) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(starts::serve(Arc::downgrade(self), requests));
+            sender
+        });
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        sender
+            .send(starts::StartRequest { start, plan, reply })
+            .map_err(|_| EngineError::Corrupt("the engine is shutting down".to_owned()))?;
+        answer.await.map_err(|_| EngineError::Corrupt("the engine is shutting down".to_owned()))?
     }
 
     /// Starts the error handler workflow of a failed run's workflow, if it has one (never for
     /// a run that is itself an error handler's).
-    async fn start_error_handler(&self, run: &Run, error: serde_json::Value) -> Result<(), EngineError> {
+    async fn start_error_handler(
+        self: &Arc<Self>,
+        run: &Run,
+        error: serde_json::Value,
+    ) -> Result<(), EngineError> {
         if run.trigger == "errorHandler" {
             return Ok(());
         }
@@ -277,6 +293,7 @@ impl Engine {
                 templates,
                 http,
                 plans: Mutex::new(HashMap::new()),
+                starts: std::sync::OnceLock::new(),
                 wake: Notify::new(),
                 cancels: Mutex::new(HashMap::new()),
                 run_slots: Mutex::new(HashMap::new()),

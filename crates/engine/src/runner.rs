@@ -99,39 +99,72 @@ pub async fn run(inner: &Inner, ctx: StepContext<'_>) -> Outcome {
     }
 }
 
+/// Whether the node only computes from the run context (no outside effect, no waiting): such
+/// a step may run inline where it becomes ready.
+pub fn is_pure(spec: &NodeSpec) -> bool {
+    matches!(
+        spec,
+        NodeSpec::Start(_)
+            | NodeSpec::End(_)
+            | NodeSpec::Transform(_)
+            | NodeSpec::Decision(_)
+            | NodeSpec::Switch(_)
+            | NodeSpec::Parallel(_)
+            | NodeSpec::Join(_)
+    )
+}
+
+/// Runs one attempt of a pure node (see [`is_pure`]); `None` for the other nodes.
+pub fn run_pure(t: &Templates, ctx: &StepContext<'_>) -> Option<Outcome> {
+    let outcome = pure(t, ctx)?;
+    Some(outcome.unwrap_or_else(Outcome::Failed))
+}
+
+fn pure(t: &Templates, ctx: &StepContext<'_>) -> Option<Result<Outcome, NodeError>> {
+    let data = &ctx.data;
+    let outcome = || -> Result<Outcome, NodeError> {
+        Ok(match &ctx.node.spec {
+            NodeSpec::Start(_) => done(ctx.input.clone(), "out"),
+            NodeSpec::End(config) => {
+                let output = match &config.output {
+                    Some(template) => t.render_value(template, data)?,
+                    None => ctx.input.clone(),
+                };
+                Outcome::Done { output, ports: Vec::new() }
+            }
+            NodeSpec::Transform(config) => done(t.render_value(&config.output, data)?, "out"),
+            NodeSpec::Decision(config) => {
+                let port = if t.eval_truthy(&config.condition, data)? { "true" } else { "false" };
+                done(ctx.input.clone(), port)
+            }
+            NodeSpec::Switch(config) => {
+                let mut port = "default";
+                for case in &config.cases {
+                    if t.eval_truthy(&case.condition, data)? {
+                        port = &case.name;
+                        break;
+                    }
+                }
+                done(ctx.input.clone(), port)
+            }
+            NodeSpec::Parallel(config) => {
+                let ports =
+                    if config.branches.is_empty() { vec!["out".to_owned()] } else { config.branches.clone() };
+                Outcome::Done { output: ctx.input.clone(), ports }
+            }
+            NodeSpec::Join(_) => done(Value::Object(ctx.arrived.clone()), "out"),
+            _ => return Err(NodeError::other("not a pure node")),
+        })
+    };
+    is_pure(&ctx.node.spec).then(outcome)
+}
+
 async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, NodeError> {
     let t = &inner.templates;
-    let data = &ctx.data;
+    if let Some(outcome) = pure(t, ctx) {
+        return outcome;
+    }
     Ok(match &ctx.node.spec {
-        NodeSpec::Start(_) => done(ctx.input.clone(), "out"),
-        NodeSpec::End(config) => {
-            let output = match &config.output {
-                Some(template) => t.render_value(template, data)?,
-                None => ctx.input.clone(),
-            };
-            Outcome::Done { output, ports: Vec::new() }
-        }
-        NodeSpec::Transform(config) => done(t.render_value(&config.output, data)?, "out"),
-        NodeSpec::Decision(config) => {
-            let port = if t.eval_truthy(&config.condition, data)? { "true" } else { "false" };
-            done(ctx.input.clone(), port)
-        }
-        NodeSpec::Switch(config) => {
-            let mut port = "default";
-            for case in &config.cases {
-                if t.eval_truthy(&case.condition, data)? {
-                    port = &case.name;
-                    break;
-                }
-            }
-            done(ctx.input.clone(), port)
-        }
-        NodeSpec::Parallel(config) => {
-            let ports =
-                if config.branches.is_empty() { vec!["out".to_owned()] } else { config.branches.clone() };
-            Outcome::Done { output: ctx.input.clone(), ports }
-        }
-        NodeSpec::Join(_) => done(Value::Object(ctx.arrived.clone()), "out"),
         NodeSpec::Delay(config) => delay(t, ctx, config.duration_ms, config.until.as_deref())?,
         NodeSpec::Http(config) => http(inner, ctx, config).await?,
         NodeSpec::Ai(_) => {
@@ -144,9 +177,8 @@ async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, Node
                 "vector search is not configured on this server yet: no embedding index is available",
             ));
         }
-        NodeSpec::Loop(_) | NodeSpec::Approval(_) | NodeSpec::SubWorkflow(_) => {
-            return Err(NodeError::other("this node is run by the worker itself, not by a runner"));
-        }
+        // Pure nodes were run above; loops, approvals and sub-workflows by the worker.
+        _ => return Err(NodeError::other("this node is run by the worker itself, not by a runner")),
     })
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use weft_core::workflow::NodeSpec;
 use weft_events::WeftEvent;
-use weft_store::{Arrival, Run, StepStatus, StepTxn};
+use weft_store::{Arrival, Run, Step, StepStatus, StepTxn};
 
 use crate::loops::{self, LoopState};
 use crate::plan::Plan;
@@ -30,11 +30,23 @@ pub struct Follow {
     pub output: Option<String>,
 }
 
+/// A step that became ready, with its node.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    /// The node's position in the plan.
+    pub node: usize,
+    /// The step.
+    pub step: Step,
+}
+
 /// What following a step's ports did.
 #[derive(Debug, Default)]
 pub struct Fired {
-    /// Some step became ready.
-    pub made_ready: bool,
+    /// Steps that became ready.
+    pub ready: Vec<Ready>,
+    /// Open steps were cancelled (a join continued early): steps counted as ready may not
+    /// be any more.
+    pub cancelled: bool,
     /// Events to publish after the commit.
     pub events: Vec<WeftEvent>,
     /// The run failed (a loop could not go on); the error.
@@ -81,15 +93,15 @@ pub async fn fire(
                 }
                 continue;
             }
-            fired.made_ready |=
-                deliver(txn, plan, run, edge.target, &follow.scope, active, input, now, &mut queue).await?;
+            deliver(txn, plan, run, edge.target, &follow.scope, active, input, now, &mut queue, &mut fired)
+                .await?;
         }
     }
     Ok(fired)
 }
 
 /// An input arrives at (or is skipped for) `target` in `scope`; the node becomes ready when
-/// its inputs allow, or skipped when none of them arrived. Returns whether it became ready.
+/// its inputs allow (added to `fired`), or skipped when none of them arrived.
 #[allow(clippy::too_many_arguments)]
 async fn deliver(
     txn: &mut StepTxn,
@@ -101,7 +113,8 @@ async fn deliver(
     input: Option<String>,
     now: DateTime<Utc>,
     queue: &mut VecDeque<Follow>,
-) -> Result<bool, EngineError> {
+    fired: &mut Fired,
+) -> Result<(), EngineError> {
     let node = &plan.nodes[target];
     let indegree = plan.indegree(target);
     let only_input = indegree == 1;
@@ -110,24 +123,22 @@ async fn deliver(
     if only_input {
         // Created ready or skipped at once (unless it existed: a repeated arrival).
         if step.n_arrived + step.n_skipped != 1 {
-            return Ok(false);
+            return Ok(());
         }
-        return Ok(match step.status {
-            StepStatus::Ready => true,
-            StepStatus::Skipped => {
-                queue.push_back(Follow {
-                    node: target,
-                    scope: scope.to_owned(),
-                    ports: Vec::new(),
-                    output: None,
-                });
-                false
-            }
-            _ => false,
-        });
+        match step.status {
+            StepStatus::Ready => fired.ready.push(Ready { node: target, step }),
+            StepStatus::Skipped => queue.push_back(Follow {
+                node: target,
+                scope: scope.to_owned(),
+                ports: Vec::new(),
+                output: None,
+            }),
+            _ => {}
+        }
+        return Ok(());
     }
     if step.status != StepStatus::Pending {
-        return Ok(false);
+        return Ok(());
     }
     let threshold = match &node.spec {
         NodeSpec::Join(join) => runner::join_threshold(join.policy, join.n, indegree),
@@ -140,14 +151,16 @@ async fn deliver(
         let feeders = plan.feeders(target);
         if !feeders.is_empty() {
             txn.cancel_open_steps(run.id, feeders, scope, now).await?;
+            fired.cancelled = true;
         }
-        return Ok(true);
+        fired.ready.push(Ready { node: target, step: Step { status: StepStatus::Ready, ..step } });
+        return Ok(());
     }
     if resolved >= indegree {
         txn.settle_step(step.id, StepStatus::Skipped, now).await?;
         queue.push_back(Follow { node: target, scope: scope.to_owned(), ports: Vec::new(), output: None });
     }
-    Ok(false)
+    Ok(())
 }
 
 /// Starts iteration `index` of the loop `loop_node` (whose step is in `parent`): its body
@@ -163,16 +176,15 @@ pub async fn start_iteration(
     input: Option<String>,
     now: DateTime<Utc>,
     queue: &mut VecDeque<Follow>,
-) -> Result<bool, EngineError> {
+    fired: &mut Fired,
+) -> Result<(), EngineError> {
     let scope = loops::iteration_scope(parent, plan.nodes[loop_node].id.as_str(), index);
-    let mut made_ready = false;
     for edge in plan.outgoing(loop_node) {
         if edge.port == "body" {
-            made_ready |=
-                deliver(txn, plan, run, edge.target, &scope, true, input.clone(), now, queue).await?;
+            deliver(txn, plan, run, edge.target, &scope, true, input.clone(), now, queue, fired).await?;
         }
     }
-    Ok(made_ready)
+    Ok(())
 }
 
 /// A path of a loop body reached the loop's `continue` input in iteration `scope`; when all
@@ -235,8 +247,8 @@ async fn advance(
     match &state.items {
         Some(items) if state.started < items.len() => {
             let item = to_text(&items[state.started]);
-            fired.made_ready |=
-                start_iteration(txn, plan, run, loop_node, parent, state.started, item, now, queue).await?;
+            start_iteration(txn, plan, run, loop_node, parent, state.started, item, now, queue, fired)
+                .await?;
             state.started += 1;
         }
         Some(_) => {}
@@ -252,7 +264,7 @@ async fn advance(
                     return fail(txn, run, &step, node.id.as_str(), error, now, fired).await;
                 }
                 Ok(true) => {
-                    fired.made_ready |= start_iteration(
+                    start_iteration(
                         txn,
                         plan,
                         run,
@@ -262,6 +274,7 @@ async fn advance(
                         step.input.clone(),
                         now,
                         queue,
+                        fired,
                     )
                     .await?;
                     state.started += 1;

@@ -245,7 +245,7 @@ pub async fn sub_workflow(
             .map(|ms| now + chrono_duration(std::time::Duration::from_millis(ms))),
         entry_node: child_plan.nodes[entry].id.as_str().to_owned(),
     };
-    let child = txn.create_run(new, now).await?;
+    let (child, _) = txn.create_run(new, now).await?;
     let state = to_text(&json!({ "childRunId": child.id })).unwrap_or_default();
     if !txn.park_step(step.id, &inner.config.worker_id, state, None, now).await? {
         return Ok(());

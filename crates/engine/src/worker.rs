@@ -25,9 +25,10 @@ use weft_core::workflow::{NodeSpec, RetryPolicy, output_ports};
 use weft_events::{Audience, WeftEvent};
 use weft_store::{Claim, Requeue, Run, RunStatus, Step, StepEnd, StepStatus, StepTxn};
 
+use crate::context::{self, Source};
 use crate::loops::{self, LoopStart};
 use crate::plan::Plan;
-use crate::runner::{self, NodeError, Outcome, StepContext};
+use crate::runner::{self, NodeError, Outcome};
 use crate::schedule::{self, Follow};
 use crate::waits;
 use crate::{EngineError, Inner};
@@ -152,7 +153,7 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
             attempt: step.attempt,
         },
     );
-    let ctx = context(inner, &run, &plan, index, &step, now).await?;
+    let ctx = context::build(Source::Store(&inner.store), &run, &plan, index, &step, now).await?;
     match &node.spec {
         NodeSpec::Approval(config) => {
             return waits::approval(inner, &run, &plan, index, &step, &ctx, config).await;
@@ -259,48 +260,6 @@ pub fn retry_delay(policy: &RetryPolicy, attempt: i32, error: &NodeError) -> Opt
     Some(error.retry_after.map_or(delay, |after| delay.max(after)))
 }
 
-/// Builds what the node's templates see: outputs in its scope and the scopes around it,
-/// and inside a loop body `item` and `index`.
-async fn context<'p>(
-    inner: &Inner,
-    run: &Run,
-    plan: &'p Plan,
-    index: usize,
-    step: &Step,
-    now: DateTime<Utc>,
-) -> Result<StepContext<'p>, EngineError> {
-    let node = &plan.nodes[index];
-    let needs = plan.needs(index);
-    let scopes = loops::scope_chain(&step.scope);
-    let outputs = inner.store.step_outputs(run.id, needs.as_deref(), &scopes).await?;
-    let predecessors: Vec<&str> =
-        plan.predecessors(index).iter().map(|&p| plan.nodes[p].id.as_str()).collect();
-    let mut arrived = serde_json::Map::new();
-    for output in outputs.iter().filter(|o| o.scope == step.scope) {
-        if predecessors.contains(&output.node_id.as_str()) {
-            arrived.insert(output.node_id.clone(), parse_json(output.output.as_deref()));
-        }
-    }
-    let iteration = match loops::innermost(&step.scope) {
-        Some((parent, loop_id, i)) => {
-            let state = inner.store.find_step(run.id, loop_id, parent).await?.and_then(|s| s.output);
-            let state: Option<loops::LoopState> = state.and_then(|s| serde_json::from_str(&s).ok());
-            let item = state.and_then(|s| s.items).and_then(|items| items.get(i).cloned());
-            Some((item.unwrap_or(Value::Null), i))
-        }
-        None => None,
-    };
-    let data = schedule::template_data(run, &scopes, outputs, iteration);
-    let input = parse_json(step.input.as_deref());
-    let state = step.output.as_deref().map(|s| parse_json(Some(s)));
-    Ok(StepContext { node, input, data, arrived, state, idempotency_key: step.id.to_string(), now })
-}
-
-struct Recorded {
-    events: Vec<WeftEvent>,
-    made_ready: bool,
-}
-
 /// Ends the run when nothing is open any more.
 async fn maybe_finish(
     txn: &mut StepTxn,
@@ -333,6 +292,11 @@ pub(crate) async fn begin(inner: &Inner, run: &Run) -> Result<Option<(StepTxn, R
     }
 }
 
+/// How a step that succeeded with `output` (JSON text), firing `ports`, ends.
+pub(crate) fn success(output: Option<String>, ports: &[String]) -> StepEnd {
+    StepEnd { status: StepStatus::Succeeded, output, ports: to_text(&json!(ports)), error: None }
+}
+
 pub(crate) fn to_text(value: &Value) -> Option<String> {
     serde_json::to_string(value).ok()
 }
@@ -349,16 +313,11 @@ pub(crate) async fn succeed(
     let now = Utc::now();
     let Some((mut txn, current)) = begin(inner, run).await? else { return Ok(()) };
     let output_text = to_text(&output);
-    let end = StepEnd {
-        status: StepStatus::Succeeded,
-        output: output_text.clone(),
-        ports: to_text(&json!(ports)),
-        error: None,
-    };
+    let end = success(output_text.clone(), &ports);
     if !txn.finish_step(step.id, &inner.config.worker_id, end, now).await? {
         return Ok(());
     }
-    let mut recorded = Recorded { events: Vec::new(), made_ready: false };
+    let mut events = Vec::new();
     // The status as locked now, not as read when the step started.
     match current.status {
         RunStatus::Waiting => txn.set_run_status(run.id, RunStatus::Running, now).await?,
@@ -370,7 +329,7 @@ pub(crate) async fn succeed(
     {
         txn.set_run_output(run.id, text.clone()).await?;
     }
-    recorded.events.push(WeftEvent::NodeSucceeded {
+    events.push(WeftEvent::NodeSucceeded {
         run_id: run.id,
         node_id: step.node_id.clone(),
         scope: step.scope.clone(),
@@ -378,15 +337,52 @@ pub(crate) async fn succeed(
     });
     let follow = Follow { node: index, scope: step.scope.clone(), ports, output: output_text };
     let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
-    recorded.made_ready = fired.made_ready;
-    recorded.events.extend(fired.events);
-    // A step that became ready keeps the run going: no need to count open steps.
-    if fired.failed.is_none() && !fired.made_ready {
-        recorded.events.extend(maybe_finish(&mut txn, run, now).await?);
-    }
+    let made_ready = carry_on(
+        inner,
+        &mut txn,
+        plan,
+        run,
+        fired,
+        &mut events,
+        false,
+        &mut inner.config.inline_steps.clone(),
+    )
+    .await?;
     txn.commit().await?;
-    inner.after_commit(run, recorded.events, recorded.made_ready);
+    inner.after_commit(run, events, made_ready);
     Ok(())
+}
+
+/// Goes on from what an outcome set in motion, in its transaction: runs the pure steps it
+/// made ready inline (at most `budget` of them), then ends the run when nothing is left open.
+/// With `queued` the run has not started yet. Answers whether steps were left ready for the
+/// workers.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn carry_on(
+    inner: &Inner,
+    txn: &mut StepTxn,
+    plan: &Plan,
+    run: &Run,
+    fired: schedule::Fired,
+    events: &mut Vec<WeftEvent>,
+    queued: bool,
+    budget: &mut usize,
+) -> Result<bool, EngineError> {
+    events.extend(fired.events);
+    if fired.failed.is_some() {
+        return Ok(false);
+    }
+    let carried = crate::inline::run_ready(inner, txn, plan, run, fired.ready, budget, queued).await?;
+    events.extend(carried.events);
+    if carried.failed {
+        return Ok(false);
+    }
+    // A step left ready keeps the run going (no need to count open steps), unless a join
+    // that continued early has cancelled it since.
+    if !carried.left_ready || fired.cancelled || carried.cancelled {
+        events.extend(maybe_finish(txn, run, Utc::now()).await?);
+    }
+    Ok(carried.left_ready)
 }
 
 /// Parks the loop's step and starts its first iterations.
@@ -405,23 +401,49 @@ async fn start_loop(
         return Ok(());
     }
     let mut queue = VecDeque::new();
-    let mut made_ready = false;
+    let mut started = schedule::Fired::default();
     for i in 0..state.started {
         let input = match &state.items {
             Some(items) => items.get(i).and_then(|item| serde_json::to_string(item).ok()),
             None => step.input.clone(),
         };
-        made_ready |=
-            schedule::start_iteration(&mut txn, plan, run, index, &step.scope, i, input, now, &mut queue)
-                .await?;
+        schedule::start_iteration(
+            &mut txn,
+            plan,
+            run,
+            index,
+            &step.scope,
+            i,
+            input,
+            now,
+            &mut queue,
+            &mut started,
+        )
+        .await?;
     }
     // Body entries skipped at once (nothing arrived) are followed like any skip.
-    let mut events = Vec::new();
     while let Some(follow) = queue.pop_front() {
         let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
-        made_ready |= fired.made_ready;
-        events.extend(fired.events);
+        started.ready.extend(fired.ready);
+        started.events.extend(fired.events);
+        started.cancelled |= fired.cancelled;
+        if fired.failed.is_some() {
+            started.failed = fired.failed;
+            break;
+        }
     }
+    let mut events = Vec::new();
+    let made_ready = carry_on(
+        inner,
+        &mut txn,
+        plan,
+        run,
+        started,
+        &mut events,
+        false,
+        &mut inner.config.inline_steps.clone(),
+    )
+    .await?;
     txn.commit().await?;
     inner.after_commit(run, events, made_ready);
     Ok(())
@@ -512,12 +534,17 @@ pub(crate) async fn give_up(
     }];
     let follow = Follow { node: index, scope: step.scope.clone(), ports, output: output_text };
     let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
-    let made_ready = fired.made_ready;
-    events.extend(fired.events);
-    // A step that became ready keeps the run going: no need to count open steps.
-    if fired.failed.is_none() && !fired.made_ready {
-        events.extend(maybe_finish(&mut txn, run, now).await?);
-    }
+    let made_ready = carry_on(
+        inner,
+        &mut txn,
+        plan,
+        run,
+        fired,
+        &mut events,
+        false,
+        &mut inner.config.inline_steps.clone(),
+    )
+    .await?;
     txn.commit().await?;
     inner.after_commit(run, events, made_ready);
     Ok(())
@@ -577,7 +604,7 @@ pub(crate) async fn end_failed_run(
 
 impl Inner {
     /// Publishes events to the run's project and wakes local workers when steps became ready.
-    fn after_commit(&self, run: &Run, events: Vec<WeftEvent>, made_ready: bool) {
+    pub(crate) fn after_commit(&self, run: &Run, events: Vec<WeftEvent>, made_ready: bool) {
         for event in events {
             if matches!(event, WeftEvent::RunSucceeded { .. } | WeftEvent::RunFailed { .. }) {
                 self.stop_run(run.id);

@@ -111,6 +111,9 @@ pub struct Settings {
     /// `WEFT_MAX_PARALLEL_PER_RUN`: node executions of one run a process runs at the same
     /// time (parallel branches, for-each iterations).
     pub max_parallel_per_run: usize,
+    /// `WEFT_INLINE_STEPS`: most steps of pure nodes run inline in one transaction where
+    /// they become ready (0 queues every step for a worker).
+    pub inline_steps: usize,
     /// `WEFT_STEP_LEASE`: how long a worker's claim on a step lasts unless renewed; a step
     /// whose worker died is taken over after it.
     #[serde(with = "humantime_serde")]
@@ -174,6 +177,7 @@ impl Default for Settings {
             embedded_workers: true,
             worker_concurrency: api.engine.concurrency,
             max_parallel_per_run: api.engine.max_parallel_per_run,
+            inline_steps: api.engine.inline_steps,
             step_lease: api.engine.lease,
             worker_poll_interval: api.engine.poll_interval,
             node_timeout: api.engine.node_timeout,
@@ -244,6 +248,7 @@ impl Settings {
         Ok(weft_engine::EngineConfig {
             concurrency: self.worker_concurrency.max(1),
             max_parallel_per_run: self.max_parallel_per_run.max(1),
+            inline_steps: self.inline_steps,
             claim_batch: self.worker_concurrency.clamp(1, 64),
             lease: self.step_lease.max(Duration::from_secs(1)),
             poll_interval: self.worker_poll_interval.max(Duration::from_millis(10)),

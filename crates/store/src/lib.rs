@@ -18,9 +18,8 @@ pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::projects::{MemberChange, ProjectQuery};
-pub use repos::runs::{
-    Arrival, Claim, NewRun, Requeue, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus, StepTxn,
-};
+pub use repos::runs::{Claim, NewRun, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus};
 pub use repos::sessions::RefreshOutcome;
+pub use repos::step_txn::{Arrival, Requeue, StepTxn};
 pub use repos::versions::{NewVersion, SaveOutcome, VERSIONS_PER_SNAPSHOT, VersionContent, snapshot_due};
 pub use repos::workflows::{WorkflowChanges, WorkflowQuery, WorkflowStatus};

@@ -11,7 +11,8 @@ use weft_core::{ProjectId, ProjectRole, RunId, StepId, TaskId, UserId, WorkflowI
 use crate::Store;
 use crate::entities::{approval_tasks, project_members, steps};
 use crate::error::{Context, StoreError};
-use crate::repos::runs::{StepStatus, StepTxn};
+use crate::repos::runs::StepStatus;
+use crate::repos::step_txn::StepTxn;
 
 /// Where a task is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,10 +2,12 @@
 
 pub mod approvals;
 pub mod audit;
+mod fresh;
 pub mod invitations;
 pub mod projects;
 pub mod runs;
 pub mod sessions;
+pub mod step_txn;
 pub mod users;
 pub mod versions;
 pub mod workflows;
