@@ -627,9 +627,9 @@ impl StepTxn {
 
     /// Writes the runs created in this transaction, then commits everything recorded.
     pub async fn commit(self) -> Result<(), StoreError> {
-        let Self { txn, fresh, .. } = self;
+        let Self { txn, fresh, backend } = self;
         if !fresh.is_empty() {
-            fresh.flush(&txn).await?;
+            fresh.flush(&txn, backend).await?;
         }
         txn.commit().await.context("failed to commit step outcome")
     }
