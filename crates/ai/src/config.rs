@@ -1,0 +1,93 @@
+//! Settings of the client: the providers ([`ProviderConfig`]) and the knobs of timeouts,
+//! Retry-After waits and circuit breakers ([`AiConfig`]).
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// One OpenAI-compatible endpoint: OpenRouter, OpenAI, Groq, Gemini's or Anthropic's
+/// compatibility endpoints, or a local server (Ollama, llama.cpp, vLLM).
+///
+/// Well-known base URLs: `https://openrouter.ai/api/v1`, `https://api.openai.com/v1`,
+/// `https://api.groq.com/openai/v1`,
+/// `https://generativelanguage.googleapis.com/v1beta/openai`, `https://api.anthropic.com/v1`,
+/// `http://localhost:11434/v1` (Ollama), `http://localhost:8080/v1` (llama.cpp),
+/// `http://localhost:8000/v1` (vLLM).
+#[derive(Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfig {
+    /// Unique id, named by [`crate::ModelInfo::provider`] (e.g. `openrouter`).
+    pub id: String,
+    /// The base the API paths follow (`{base_url}/chat/completions`); a trailing `/` is
+    /// ignored.
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer …`; local servers need none. Never printed.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// Models this provider may serve; empty means every catalogue model naming it.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Extra request headers (OpenRouter's `HTTP-Referer` and `X-Title`, for example).
+    /// Values of credential-like headers (names with `auth`, `key`, `token`, `secret` or
+    /// `cookie`) are treated as secrets; no value is ever printed.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ProviderConfig")
+            .field("id", &self.id)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("models", &self.models)
+            .field("header_names", &header_names)
+            .finish()
+    }
+}
+
+/// Whether a header's value is a credential, by its name.
+pub(crate) fn is_credential_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["auth", "key", "token", "secret", "cookie"].iter().any(|part| name.contains(part))
+}
+
+/// How the client behaves; every duration has a production default ([`AiConfig::default`]).
+#[derive(Clone, Debug)]
+pub struct AiConfig {
+    /// The providers calls may go to.
+    pub providers: Vec<ProviderConfig>,
+    /// Longest wait for an answer (non-streaming), or for the response headers and then for
+    /// each next chunk (streaming). Default 60 s.
+    pub attempt_timeout: Duration,
+    /// Longest TCP/TLS connection set-up. Default 10 s.
+    pub connect_timeout: Duration,
+    /// A 429 whose Retry-After is at most this long is retried on the same model after
+    /// waiting; a longer one (or none) moves on to the next candidate. Default 5 s.
+    pub max_retry_after_wait: Duration,
+    /// Consecutive failures (timeouts, network, 429, 5xx, malformed answers) that open a
+    /// provider's circuit breaker; 0 disables breakers. Default 5.
+    pub breaker_threshold: u32,
+    /// How long an open breaker skips its provider before one probe call is let through
+    /// (half-open). Default 30 s.
+    pub breaker_cool_down: Duration,
+    /// `max_tokens` sent when a request sets none, so the budget estimate is a true bound.
+    /// Default 1024.
+    pub default_max_tokens: u32,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            providers: Vec::new(),
+            attempt_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_retry_after_wait: Duration::from_secs(5),
+            breaker_threshold: 5,
+            breaker_cool_down: Duration::from_secs(30),
+            default_max_tokens: 1024,
+        }
+    }
+}
