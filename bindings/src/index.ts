@@ -12,6 +12,30 @@ export function createClient(options: ClientOptions) {
   const rpc = new RpcTransport<Procedures>(options);
   return {
     rpc,
+    ai: {
+      budgets: {
+        /** Removes a budget (the same rights as setting it). Requires an access token with role GUEST or higher. */
+        delete: (params: Procedures["ai.budgets.delete"]["params"], options?: CallOptions) => rpc.call("ai.budgets.delete", params, options),
+        /** The caller's budgets, and a project's (any member), with what was spent in the current period. Requires an access token with role GUEST or higher. */
+        list: (params: Procedures["ai.budgets.list"]["params"], options?: CallOptions) => rpc.call("ai.budgets.list", params, options),
+        /** Sets a spending limit per day or month: a project's (OWNER) or a user's (one's own; others' need ADMIN). AI calls that could exceed it are refused before any spend. Requires an access token with role GUEST or higher. */
+        set: (params: Procedures["ai.budgets.set"]["params"], options?: CallOptions) => rpc.call("ai.budgets.set", params, options),
+      },
+      credentials: {
+        /** Stores a credential of the project (EDITOR): an AI provider (base URL, key, models) or a token for HTTP nodes. The secret is encrypted at rest and never returned; only a hint of its last characters is shown. Requires an access token with role GUEST or higher. */
+        create: (params: Procedures["ai.credentials.create"]["params"], options?: CallOptions) => rpc.call("ai.credentials.create", params, options),
+        /** Deletes a credential (EDITOR); nodes naming it fail until they name another. Requires an access token with role GUEST or higher. */
+        delete: (params: Procedures["ai.credentials.delete"]["params"], options?: CallOptions) => rpc.call("ai.credentials.delete", params, options),
+        /** The project's credentials (VIEWER), by name, with hints instead of secrets. Requires an access token with role GUEST or higher. */
+        list: (params: Procedures["ai.credentials.list"]["params"], options?: CallOptions) => rpc.call("ai.credentials.list", params, options),
+        /** Renames a credential, changes its base URL, header or models, or rotates its secret (EDITOR). Requires an access token with role GUEST or higher. */
+        update: (params: Procedures["ai.credentials.update"]["params"], options?: CallOptions) => rpc.call("ai.credentials.update", params, options),
+      },
+      /** The model catalogue (context length, prices per million tokens, task classes) and the instance's providers. Requires an access token with role GUEST or higher. */
+      models: (params: Procedures["ai.models"]["params"], options?: CallOptions) => rpc.call("ai.models", params, options),
+      /** Spend and tokens of AI calls grouped by day, model, project or workflow: one project's (any member), or the caller's own everywhere. Default window: the last 30 days. Requires an access token with role GUEST or higher. */
+      usage: (params: Procedures["ai.usage"]["params"], options?: CallOptions) => rpc.call("ai.usage", params, options),
+    },
     auth: {
       /** Changes the caller's password. Every session of the account ends, including the caller's; the answer carries the tokens of a fresh session. Requires an access token with role GUEST or higher. */
       changePassword: (params: Procedures["auth.changePassword"]["params"], options?: CallOptions) => rpc.call("auth.changePassword", params, options),

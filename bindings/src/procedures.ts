@@ -109,6 +109,24 @@ export interface Procedures {
   "run.reject": { params: T.DecideParams; result: T.ApprovalTask };
   /** Pending approval tasks the caller may decide (assigned by name or by project role), oldest first. Requires an access token with role GUEST or higher. */
   "run.tasks": { params: T.TasksParams; result: T.TaskList };
+  /** The model catalogue (context length, prices per million tokens, task classes) and the instance's providers. Requires an access token with role GUEST or higher. */
+  "ai.models": { params: T.ModelsParams; result: T.ModelsResult };
+  /** Stores a credential of the project (EDITOR): an AI provider (base URL, key, models) or a token for HTTP nodes. The secret is encrypted at rest and never returned; only a hint of its last characters is shown. Requires an access token with role GUEST or higher. */
+  "ai.credentials.create": { params: T.CreateCredentialParams; result: T.CredentialView };
+  /** The project's credentials (VIEWER), by name, with hints instead of secrets. Requires an access token with role GUEST or higher. */
+  "ai.credentials.list": { params: T.ListCredentialsParams; result: T.CredentialList };
+  /** Renames a credential, changes its base URL, header or models, or rotates its secret (EDITOR). Requires an access token with role GUEST or higher. */
+  "ai.credentials.update": { params: T.UpdateCredentialParams; result: T.CredentialView };
+  /** Deletes a credential (EDITOR); nodes naming it fail until they name another. Requires an access token with role GUEST or higher. */
+  "ai.credentials.delete": { params: T.CredentialRef; result: T.Done };
+  /** Spend and tokens of AI calls grouped by day, model, project or workflow: one project's (any member), or the caller's own everywhere. Default window: the last 30 days. Requires an access token with role GUEST or higher. */
+  "ai.usage": { params: T.UsageParams; result: T.UsageResult };
+  /** Sets a spending limit per day or month: a project's (OWNER) or a user's (one's own; others' need ADMIN). AI calls that could exceed it are refused before any spend. Requires an access token with role GUEST or higher. */
+  "ai.budgets.set": { params: T.SetBudgetParams; result: T.BudgetView };
+  /** The caller's budgets, and a project's (any member), with what was spent in the current period. Requires an access token with role GUEST or higher. */
+  "ai.budgets.list": { params: T.ListBudgetsParams; result: T.BudgetList };
+  /** Removes a budget (the same rights as setting it). Requires an access token with role GUEST or higher. */
+  "ai.budgets.delete": { params: T.BudgetRef; result: T.Done };
 }
 
 /** Every procedure name. */
@@ -166,4 +184,13 @@ export const procedureNames = [
   "run.approve",
   "run.reject",
   "run.tasks",
+  "ai.models",
+  "ai.credentials.create",
+  "ai.credentials.list",
+  "ai.credentials.update",
+  "ai.credentials.delete",
+  "ai.usage",
+  "ai.budgets.set",
+  "ai.budgets.list",
+  "ai.budgets.delete",
 ] as const;

@@ -204,6 +204,71 @@ sessionId: SessionId,
 user: User, };
 
 /**
+ * `ai.budgets.list` result.
+ */
+export type BudgetList = { 
+/**
+ * The caller's budgets and the project's.
+ */
+budgets: Array<BudgetView>, };
+
+/**
+ * A budget's window.
+ */
+export type BudgetPeriod = "day" | "month";
+
+/**
+ * Names a budget.
+ */
+export type BudgetRef = { 
+/**
+ * User or project.
+ */
+scope: BudgetScope, 
+/**
+ * The project (scope `project`).
+ */
+projectId?: ProjectId, 
+/**
+ * The user (scope `user`; default: the caller; others' need ADMIN).
+ */
+userId?: UserId, 
+/**
+ * Day or month.
+ */
+period: BudgetPeriod, };
+
+/**
+ * Whose spend a budget limits.
+ */
+export type BudgetScope = "user" | "project";
+
+/**
+ * A budget with its current spend.
+ */
+export type BudgetView = { 
+/**
+ * User or project.
+ */
+scope: BudgetScope, 
+/**
+ * The user or project id.
+ */
+subjectId: string, 
+/**
+ * Day or month.
+ */
+period: BudgetPeriod, 
+/**
+ * The limit, USD.
+ */
+limitUsd: number, 
+/**
+ * Spent in the current period, USD.
+ */
+spentUsd: number, };
+
+/**
  * Params of `auth.changePassword`.
  */
 export type ChangePasswordParams = { 
@@ -220,6 +285,39 @@ newPassword: string, };
  * Whether the person deciding must write a comment.
  */
 export type CommentPolicy = "optional" | "required" | "requiredOnReject";
+
+/**
+ * `ai.credentials.create` params.
+ */
+export type CreateCredentialParams = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, 
+/**
+ * Name, unique in the project (1 to 200 characters).
+ */
+name: string, 
+/**
+ * What it is for.
+ */
+kind: CredentialKind, 
+/**
+ * AI providers: the base URL (`https://…/v1`).
+ */
+baseUrl?: string, 
+/**
+ * `header` credentials: the header name.
+ */
+headerName?: string, 
+/**
+ * AI providers: the models it serves.
+ */
+models?: Array<string>, 
+/**
+ * The secret (an API key, a token). Stored encrypted; never returned.
+ */
+secret: string, };
 
 /**
  * Params of `project.create`.
@@ -258,6 +356,79 @@ tags?: Array<string>,
  * The first version's graph; an empty graph when omitted.
  */
 graph?: Graph, };
+
+/**
+ * Identifies a stored credential (a provider key or another secret of a project).
+ */
+export type CredentialId = string;
+
+/**
+ * What a credential is for.
+ */
+export type CredentialKind = "aiProvider" | "bearer" | "header";
+
+/**
+ * `ai.credentials.list` result.
+ */
+export type CredentialList = { 
+/**
+ * By name.
+ */
+credentials: Array<CredentialView>, };
+
+/**
+ * Names a credential.
+ */
+export type CredentialRef = { 
+/**
+ * The credential.
+ */
+credentialId: CredentialId, };
+
+/**
+ * A stored credential as shown: never the secret, only its `hint`.
+ */
+export type CredentialView = { 
+/**
+ * The credential (named by nodes' `credentialId`).
+ */
+id: CredentialId, 
+/**
+ * Its project.
+ */
+projectId: ProjectId, 
+/**
+ * Unique within the project.
+ */
+name: string, 
+/**
+ * What it is for.
+ */
+kind: CredentialKind, 
+/**
+ * AI providers: the API base URL.
+ */
+baseUrl?: string, 
+/**
+ * `header` credentials: the header.
+ */
+headerName?: string, 
+/**
+ * AI providers: the models it serves.
+ */
+models: Array<string>, 
+/**
+ * The secret's last characters (`…abcd`), or `…` for short secrets.
+ */
+hint: string, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * Last change.
+ */
+updatedAt: string, };
 
 /**
  * Params of `run.approve` and `run.reject`.
@@ -329,6 +500,15 @@ to: number,
  * Node- and edge-level changes.
  */
 diff: GraphDiff, };
+
+/**
+ * Done.
+ */
+export type Done = { 
+/**
+ * Always true.
+ */
+ok: boolean, };
 
 /**
  * Params of `workflow.duplicate`.
@@ -831,6 +1011,24 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 export type LimitKind = "body" | "batch";
 
 /**
+ * `ai.budgets.list` params.
+ */
+export type ListBudgetsParams = { 
+/**
+ * Also this project's budgets (any member).
+ */
+projectId?: ProjectId, };
+
+/**
+ * `ai.credentials.list` params.
+ */
+export type ListCredentialsParams = { 
+/**
+ * The project.
+ */
+projectId: ProjectId, };
+
+/**
  * Params of `project.list`.
  */
 export type ListProjectsParams = { 
@@ -1034,6 +1232,57 @@ projectId: ProjectId,
  * The member.
  */
 userId: UserId, };
+
+/**
+ * A model of the catalogue.
+ */
+export type ModelView = { 
+/**
+ * The model as its provider names it.
+ */
+id: string, 
+/**
+ * The provider serving it.
+ */
+provider: string, 
+/**
+ * Context window, in tokens (0 when unknown).
+ */
+contextLength: number, 
+/**
+ * USD per million prompt tokens.
+ */
+inputPerMtokUsd: number, 
+/**
+ * USD per million completion tokens.
+ */
+outputPerMtokUsd: number, 
+/**
+ * Task classes the router may pick it for.
+ */
+tasks: Array<TaskClass>, 
+/**
+ * It accepts a JSON Schema for structured output.
+ */
+supportsJsonSchema: boolean, };
+
+/**
+ * `ai.models` params (none).
+ */
+export type ModelsParams = Record<symbol, never>;
+
+/**
+ * `ai.models` result.
+ */
+export type ModelsResult = { 
+/**
+ * The instance's providers (ids).
+ */
+providers: Array<string>, 
+/**
+ * The catalogue.
+ */
+models: Array<ModelView>, };
 
 /**
  * A header or query parameter; the value is a template. Names may repeat.
@@ -1694,6 +1943,31 @@ export type SessionList = {
 sessions: Array<SessionInfo>, };
 
 /**
+ * `ai.budgets.set` params.
+ */
+export type SetBudgetParams = { 
+/**
+ * User or project.
+ */
+scope: BudgetScope, 
+/**
+ * The project (scope `project`; OWNER).
+ */
+projectId?: ProjectId, 
+/**
+ * The user (scope `user`; default: the caller; others' need ADMIN).
+ */
+userId?: UserId, 
+/**
+ * Day or month.
+ */
+period: BudgetPeriod, 
+/**
+ * The limit, USD (0 to 1,000,000).
+ */
+limitUsd: number, };
+
+/**
  * Params of `project.setMemberRole`.
  */
 export type SetMemberRoleParams = { 
@@ -1848,6 +2122,35 @@ output: JsonValue, };
 export type UnauthenticatedReason = "missingToken" | "invalidToken" | "expiredToken" | "sessionRevoked" | "invalidCredentials" | "invalidRefreshToken" | "invalidTicket";
 
 /**
+ * `ai.credentials.update` params: absent members keep their value.
+ */
+export type UpdateCredentialParams = { 
+/**
+ * The credential.
+ */
+credentialId: CredentialId, 
+/**
+ * New name.
+ */
+name?: string, 
+/**
+ * New base URL (AI providers).
+ */
+baseUrl?: string, 
+/**
+ * New header name (`header` credentials).
+ */
+headerName?: string, 
+/**
+ * New model list (AI providers).
+ */
+models?: Array<string>, 
+/**
+ * A new secret (rotation).
+ */
+secret?: string, };
+
+/**
  * Params of `project.update`.
  */
 export type UpdateProjectParams = { 
@@ -1889,6 +2192,70 @@ tags?: Array<string>,
  * fails, with `{ failedRun: { id, workflowId, error } }` as input; `null` removes it.
  */
 errorWorkflowId?: string | null, };
+
+/**
+ * How `ai.usage` groups calls.
+ */
+export type UsageGroup = "day" | "model" | "project" | "workflow";
+
+/**
+ * `ai.usage` params.
+ */
+export type UsageParams = { 
+/**
+ * One project's calls (any member); absent: the caller's own calls everywhere.
+ */
+projectId?: ProjectId, 
+/**
+ * From (default: 30 days ago).
+ */
+from?: string, 
+/**
+ * Until (default: now).
+ */
+to?: string, 
+/**
+ * The grouping.
+ */
+groupBy: UsageGroup, };
+
+/**
+ * `ai.usage` result.
+ */
+export type UsageResult = { 
+/**
+ * The groups.
+ */
+rows: Array<UsageRowView>, 
+/**
+ * Spend of all of them, USD.
+ */
+totalCostUsd: number, };
+
+/**
+ * One group of `ai.usage`.
+ */
+export type UsageRowView = { 
+/**
+ * The day (`YYYY-MM-DD`), `provider/model`, project id or workflow id (empty: none).
+ */
+key: string, 
+/**
+ * Attempts.
+ */
+calls: number, 
+/**
+ * Prompt tokens.
+ */
+promptTokens: number, 
+/**
+ * Completion tokens.
+ */
+completionTokens: number, 
+/**
+ * Spend, USD.
+ */
+costUsd: number, };
 
 /**
  * A user account as others see it.
@@ -2153,7 +2520,23 @@ retryAt: string,
 /**
  * What went wrong.
  */
-error: JsonValue, } | { "type": "run.waiting", 
+error: JsonValue, } | { "type": "node.token", 
+/**
+ * The run.
+ */
+runId: RunId, 
+/**
+ * The node.
+ */
+nodeId: string, 
+/**
+ * Loop scope.
+ */
+scope: string, 
+/**
+ * The text that arrived, in order.
+ */
+text: string, } | { "type": "run.waiting", 
 /**
  * The run.
  */

@@ -8,6 +8,7 @@ mod m20261122_000001_auth;
 mod m20261122_000002_projects_workflows;
 mod m20261122_000003_version_deltas;
 mod m20261122_000004_runs;
+mod m20261202_000005_ai;
 
 /// Applies Weft's migrations.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_projects_workflows::Migration),
             Box::new(m20261122_000003_version_deltas::Migration),
             Box::new(m20261122_000004_runs::Migration),
+            Box::new(m20261202_000005_ai::Migration),
         ]
     }
 }

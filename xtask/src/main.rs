@@ -41,8 +41,13 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The checkout this xtask was started from. `cargo run` sets `CARGO_MANIFEST_DIR` at run
+/// time; the value compiled in is only a fallback, because checkouts that share a target
+/// directory (CI clones, worktrees) may run a binary compiled in another checkout.
 fn workspace_root() -> anyhow::Result<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     Ok(manifest.parent().context("xtask has no parent directory")?.to_path_buf())
 }
 

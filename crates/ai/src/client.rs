@@ -1,6 +1,7 @@
 //! [`AiClient`]: routes a call to its candidates and walks the fallback chain.
 //!
-//! For each candidate, in order: skip it if its provider's circuit breaker is open; ask the
+//! For each candidate, in order: skip it if the [`crate::UrlGuard`] refuses its provider's
+//! base URL or if its provider's circuit breaker is open; ask the
 //! budget guard to admit the attempt's worst case (a refusal skips the candidate); send. On
 //! a 429 whose Retry-After is short enough, wait and try the same candidate once more; on
 //! any other failure (timeout, network, 429, 5xx, refusal, malformed answer, other 4xx) move
@@ -51,19 +52,21 @@ struct Call<'a> {
     attempts: Vec<Attempt>,
     last_error: Option<String>,
     refusal: Option<BudgetRefusal>,
+    /// The first provider the URL guard refused, with the reason.
+    url_refusal: Option<(String, String)>,
 }
 
 impl AiClient {
     /// A client for `config.providers`, routing over `catalogue`. Fails on a provider
     /// without an http(s) base URL, with an invalid header or a duplicate id.
     pub fn new(config: AiConfig, catalogue: Catalogue) -> Result<Self, AiError> {
-        let http = transport::http_client(config.connect_timeout)?;
+        let http = transport::http_client_for(&config)?;
         let mut transports = HashMap::new();
         for provider in &config.providers {
             if provider.id.trim().is_empty() {
                 return Err(AiError::InvalidConfig { reason: "a provider needs an id".to_owned() });
             }
-            let transport = Transport::new(provider, http.clone())?;
+            let transport = Transport::new(provider, http.clone(), config.url_guard.clone())?;
             if transports.insert(provider.id.clone(), transport).is_some() {
                 return Err(AiError::InvalidConfig {
                     reason: format!("provider `{}` is listed twice", provider.id),
@@ -96,6 +99,9 @@ impl AiClient {
         let transport = self.inner.transports.get(provider).ok_or_else(|| AiError::NotConfigured {
             reason: format!("provider `{provider}` is not configured"),
         })?;
+        transport
+            .check_base_url()
+            .map_err(|reason| AiError::UrlRefused { provider: provider.to_owned(), reason })?;
         openrouter::refresh(self.catalogue(), provider, transport, self.inner.config.attempt_timeout).await
     }
 
@@ -127,15 +133,20 @@ impl AiClient {
             attempts: Vec::new(),
             last_error: None,
             refusal: None,
+            url_refusal: None,
         };
         for candidate in &candidates {
             if let Some(answer) = self.try_candidate(candidate, &mut call).await? {
                 return Ok(answer);
             }
         }
-        let Call { attempts, last_error, refusal, .. } = call;
-        match refusal {
-            Some(refusal) if attempts.is_empty() => Err(AiError::BudgetExceeded { refusal, attempts }),
+        let Call { attempts, last_error, refusal, url_refusal, .. } = call;
+        match (refusal, url_refusal) {
+            // Nothing was sent: the configuration must change, not the budget.
+            (_, Some((provider, reason))) if attempts.is_empty() => {
+                Err(AiError::UrlRefused { provider, reason })
+            }
+            (Some(refusal), _) if attempts.is_empty() => Err(AiError::BudgetExceeded { refusal, attempts }),
             _ => Err(AiError::AllProvidersFailed {
                 attempts,
                 last_error: last_error.unwrap_or_else(|| "no candidate was tried".to_owned()),
@@ -157,6 +168,12 @@ impl AiClient {
             call.last_error = Some(format!("{label}: provider not configured"));
             return Ok(None);
         };
+        if let Err(reason) = transport.check_base_url() {
+            tracing::warn!(candidate = %label, %reason, "ai provider refused by the outbound address policy");
+            call.last_error = Some(format!("{label}: refused by the outbound address policy: {reason}"));
+            call.url_refusal.get_or_insert_with(|| (candidate.provider.clone(), reason));
+            return Ok(None);
+        }
         let max_tokens = effective_max_tokens(
             request.max_tokens.unwrap_or(config.default_max_tokens),
             candidate,

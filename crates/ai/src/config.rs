@@ -1,10 +1,16 @@
-//! Settings of the client: the providers ([`ProviderConfig`]) and the knobs of timeouts,
-//! Retry-After waits and circuit breakers ([`AiConfig`]).
+//! Settings of the client: the providers ([`ProviderConfig`]), the knobs of timeouts,
+//! Retry-After waits and circuit breakers, and the outbound-address hooks ([`AiConfig`]:
+//! a DNS resolver and a [`UrlGuard`], see [`crate::outbound`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::dns::Resolve;
 use secrecy::SecretString;
 use serde::Deserialize;
+
+pub use crate::outbound::UrlGuard;
+use crate::outbound::display_url;
 
 /// One OpenAI-compatible endpoint: OpenRouter, OpenAI, Groq, Gemini's or Anthropic's
 /// compatibility endpoints, or a local server (Ollama, llama.cpp, vLLM).
@@ -40,7 +46,7 @@ impl std::fmt::Debug for ProviderConfig {
         let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
         f.debug_struct("ProviderConfig")
             .field("id", &self.id)
-            .field("base_url", &self.base_url)
+            .field("base_url", &display_url(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("models", &self.models)
             .field("header_names", &header_names)
@@ -55,7 +61,7 @@ pub(crate) fn is_credential_header(name: &str) -> bool {
 }
 
 /// How the client behaves; every duration has a production default ([`AiConfig::default`]).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AiConfig {
     /// The providers calls may go to.
     pub providers: Vec<ProviderConfig>,
@@ -76,6 +82,31 @@ pub struct AiConfig {
     /// `max_tokens` sent when a request sets none, so the budget estimate is a true bound.
     /// Default 1024.
     pub default_max_tokens: u32,
+    /// Resolves every host name the client connects to (the engine passes its guarded
+    /// resolver, which hands out only permitted addresses); the system resolver when `None`.
+    /// IP-literal hosts never reach it: see [`AiConfig::url_guard`].
+    pub resolver: Option<Arc<dyn Resolve>>,
+    /// Checks each provider's base URL before any request to it; a refused provider is
+    /// skipped, and a call whose providers were all refused fails with
+    /// [`crate::AiError::UrlRefused`]. No check when `None`.
+    pub url_guard: Option<Arc<dyn UrlGuard>>,
+}
+
+impl std::fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hook = |set: bool| if set { "custom" } else { "none" };
+        f.debug_struct("AiConfig")
+            .field("providers", &self.providers)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_retry_after_wait", &self.max_retry_after_wait)
+            .field("breaker_threshold", &self.breaker_threshold)
+            .field("breaker_cool_down", &self.breaker_cool_down)
+            .field("default_max_tokens", &self.default_max_tokens)
+            .field("resolver", &hook(self.resolver.is_some()))
+            .field("url_guard", &hook(self.url_guard.is_some()))
+            .finish()
+    }
 }
 
 impl Default for AiConfig {
@@ -88,6 +119,8 @@ impl Default for AiConfig {
             breaker_threshold: 5,
             breaker_cool_down: Duration::from_secs(30),
             default_max_tokens: 1024,
+            resolver: None,
+            url_guard: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Messages are lower case and never carry secrets: provider error bodies reach them only
 //! after [`crate::transport`] has truncated them and scrubbed the API key out.
 
-use weft_core::workflow::ErrorClass;
+use weft_core::workflow::{ErrorClass, GraphIssue};
 
 use crate::attempt::Attempt;
 use crate::budget::BudgetRefusal;
@@ -80,6 +80,27 @@ pub enum AiError {
         /// Every attempt of every turn.
         attempts: Vec<Attempt>,
     },
+    /// A generated workflow (or every suggested node) stayed invalid after every repair
+    /// turn.
+    #[error("invalid workflow after {n_repairs} repair turn(s): {}", summary(issues))]
+    InvalidWorkflow {
+        /// The last answer's issues: parser and validator issues with their paths inside the
+        /// graph (`nodes[2].config.url`; `suggestions[0].node…` for suggestions).
+        issues: Vec<GraphIssue>,
+        /// Repair turns sent.
+        n_repairs: u32,
+        /// Every attempt of every turn.
+        attempts: Vec<Attempt>,
+    },
+    /// The outbound address policy ([`crate::UrlGuard`]) refused the base URL of every
+    /// provider the call could use; nothing was sent.
+    #[error("provider `{provider}` may not be contacted: {reason}")]
+    UrlRefused {
+        /// The (first) refused provider's id.
+        provider: String,
+        /// The guard's reason, free of secrets.
+        reason: String,
+    },
     /// The catalogue could not be refreshed from a provider's model list.
     #[error("catalogue refresh from `{provider}` failed: {reason}")]
     CatalogueRefresh {
@@ -103,6 +124,8 @@ impl AiError {
             Self::AllProvidersFailed { .. } => "allProvidersFailed",
             Self::StreamInterrupted { .. } => "streamInterrupted",
             Self::InvalidOutput { .. } => "invalidOutput",
+            Self::InvalidWorkflow { .. } => "invalidWorkflow",
+            Self::UrlRefused { .. } => "urlRefused",
             Self::CatalogueRefresh { .. } => "catalogueRefresh",
         }
     }
@@ -113,12 +136,14 @@ impl AiError {
             Self::BudgetExceeded { attempts, .. }
             | Self::AllProvidersFailed { attempts, .. }
             | Self::StreamInterrupted { attempts, .. }
-            | Self::InvalidOutput { attempts, .. } => attempts,
+            | Self::InvalidOutput { attempts, .. }
+            | Self::InvalidWorkflow { attempts, .. } => attempts,
             Self::NotConfigured { .. }
             | Self::InvalidConfig { .. }
             | Self::InvalidRequest { .. }
             | Self::UnknownModel { .. }
             | Self::NoModel { .. }
+            | Self::UrlRefused { .. }
             | Self::CatalogueRefresh { .. } => &[],
         }
     }
@@ -139,8 +164,10 @@ impl AiError {
             | Self::InvalidRequest { .. }
             | Self::UnknownModel { .. }
             | Self::NoModel { .. }
+            | Self::UrlRefused { .. }
             | Self::BudgetExceeded { .. }
-            | Self::InvalidOutput { .. } => ErrorClass::Other,
+            | Self::InvalidOutput { .. }
+            | Self::InvalidWorkflow { .. } => ErrorClass::Other,
         }
     }
 
@@ -154,7 +181,8 @@ impl AiError {
             Self::BudgetExceeded { attempts, .. }
             | Self::AllProvidersFailed { attempts, .. }
             | Self::StreamInterrupted { attempts, .. }
-            | Self::InvalidOutput { attempts, .. } => {
+            | Self::InvalidOutput { attempts, .. }
+            | Self::InvalidWorkflow { attempts, .. } => {
                 earlier.append(attempts);
                 *attempts = earlier;
             }
@@ -164,10 +192,28 @@ impl AiError {
             | Self::InvalidRequest { .. }
             | Self::UnknownModel { .. }
             | Self::NoModel { .. }
+            | Self::UrlRefused { .. }
             | Self::CatalogueRefresh { .. } => {
                 return Self::AllProvidersFailed { attempts: earlier, last_error: self.to_string() };
             }
         }
         self
     }
+}
+
+/// The first few issues, `path: message`.
+fn summary(issues: &[GraphIssue]) -> String {
+    const SHOWN: usize = 5;
+    let mut parts: Vec<String> = issues
+        .iter()
+        .take(SHOWN)
+        .map(|issue| match issue.path.as_str() {
+            "" => issue.message.clone(),
+            path => format!("{path}: {}", issue.message),
+        })
+        .collect();
+    if issues.len() > SHOWN {
+        parts.push(format!("{} more", issues.len() - SHOWN));
+    }
+    parts.join("; ")
 }

@@ -47,6 +47,10 @@ struct Pricing {
 impl Catalogue {
     /// Fetches `{base_url}/models` from an OpenRouter-compatible provider and updates this
     /// catalogue's models of `provider_id`; returns how many were added or updated.
+    ///
+    /// For base URLs from the server's own settings only: no [`crate::UrlGuard`] or custom
+    /// resolver applies here. A URL a project editor supplied goes through
+    /// [`crate::AiClient::refresh_catalogue`], which applies the client's.
     pub async fn refresh_from_openrouter(
         &self,
         provider_id: &str,
@@ -59,7 +63,7 @@ impl Catalogue {
             api_key: api_key.cloned(),
             ..ProviderConfig::default()
         };
-        let transport = Transport::new(&provider, transport::http_client(REFRESH_TIMEOUT)?)?;
+        let transport = Transport::new(&provider, transport::http_client(REFRESH_TIMEOUT, None)?, None)?;
         refresh(self, provider_id, &transport, REFRESH_TIMEOUT).await
     }
 

@@ -1,6 +1,7 @@
 //! Structured output: [`AiClient::complete_json`] asks for JSON matching a schema, validates
 //! the answer and, while it is invalid, sends a bounded number of repair turns quoting the
-//! errors.
+//! errors. The turn loop itself ([`AiClient::complete_checked`]) takes any [`AnswerCheck`],
+//! so workflow generation reuses it with the graph parser and validator as the check.
 
 use serde_json::Value;
 
@@ -33,6 +34,54 @@ pub struct JsonOutcome {
     pub total_cost_micro_usd: u64,
 }
 
+/// How a multi-turn structured call judges each answer and asks for a repair.
+pub(crate) trait AnswerCheck {
+    /// What a valid answer yields.
+    type Output: Send;
+    /// One problem of an invalid answer.
+    type Issue: Send;
+    /// The answer's value, or its issues (never empty).
+    fn check(&mut self, text: &str) -> Result<Self::Output, Vec<Self::Issue>>;
+    /// The user turn that quotes `issues` and asks for a corrected answer.
+    fn repair_prompt(&self, issues: &[Self::Issue]) -> String;
+}
+
+/// A valid answer after `n_repairs` repair turns.
+pub(crate) struct Checked<T> {
+    pub value: T,
+    pub n_repairs: u32,
+    pub last: ChatOutcome,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Why [`AiClient::complete_checked`] gave up.
+pub(crate) enum CheckFailed<I> {
+    /// A turn's call failed (its error carries the attempts of every turn).
+    Call(AiError),
+    /// The last answer was still invalid after every repair turn.
+    Invalid { issues: Vec<I>, n_repairs: u32, attempts: Vec<Attempt> },
+}
+
+/// The schema check of [`AiClient::complete_json`].
+struct SchemaCheck {
+    validator: jsonschema::Validator,
+}
+
+impl AnswerCheck for SchemaCheck {
+    type Output = Value;
+    type Issue = String;
+
+    fn check(&mut self, text: &str) -> Result<Value, Vec<String>> {
+        let value = parse_json(text).map_err(|error| vec![error])?;
+        let errors = validation_errors(&self.validator, &value);
+        if errors.is_empty() { Ok(value) } else { Err(errors) }
+    }
+
+    fn repair_prompt(&self, errors: &[String]) -> String {
+        repair_prompt(errors)
+    }
+}
+
 impl AiClient {
     /// Asks for JSON matching `json_schema` (with `response_format: json_schema` when the
     /// model supports it, otherwise in the system prompt), validates the answer, and on
@@ -50,40 +99,50 @@ impl AiClient {
     ) -> Result<JsonOutcome, AiError> {
         let validator = jsonschema::validator_for(&json_schema)
             .map_err(|error| AiError::InvalidRequest { reason: format!("invalid json schema: {error}") })?;
-        let mut request = ChatRequest { json_schema: Some(json_schema), ..call };
+        let request = ChatRequest { json_schema: Some(json_schema), ..call };
+        let mut check = SchemaCheck { validator };
+        match self.complete_checked(request, max_repairs, budget, &mut check).await {
+            Ok(Checked { value, n_repairs, last, attempts }) => {
+                let total_cost_micro_usd = total_cost_micro_usd(&attempts);
+                Ok(JsonOutcome { value, n_repairs, last, attempts, total_cost_micro_usd })
+            }
+            Err(CheckFailed::Call(error)) => Err(error),
+            Err(CheckFailed::Invalid { issues, n_repairs, attempts }) => {
+                Err(AiError::InvalidOutput { errors: issues, n_repairs, attempts })
+            }
+        }
+    }
+
+    /// Sends `request`, judges the answer with `check` and, while it is invalid, sends up to
+    /// `max_repairs` repair turns (the invalid answer, then `check`'s repair prompt).
+    /// Streaming, if asked for, covers the first turn only.
+    pub(crate) async fn complete_checked<C: AnswerCheck + Send>(
+        &self,
+        mut request: ChatRequest,
+        max_repairs: u32,
+        budget: &dyn BudgetGuard,
+        check: &mut C,
+    ) -> Result<Checked<C::Output>, CheckFailed<C::Issue>> {
         let mut attempts = Vec::new();
         let mut n_repairs = 0;
         loop {
             let outcome = self
                 .chat(request.clone(), budget)
                 .await
-                .map_err(|error| error.with_earlier_attempts(attempts.clone()))?;
+                .map_err(|error| CheckFailed::Call(error.with_earlier_attempts(attempts.clone())))?;
             attempts.extend(outcome.attempts.iter().cloned());
-            let errors = match parse_json(&outcome.text) {
-                Ok(value) => {
-                    let errors = validation_errors(&validator, &value);
-                    if errors.is_empty() {
-                        let total_cost_micro_usd = total_cost_micro_usd(&attempts);
-                        return Ok(JsonOutcome {
-                            value,
-                            n_repairs,
-                            last: outcome,
-                            attempts,
-                            total_cost_micro_usd,
-                        });
-                    }
-                    errors
-                }
-                Err(error) => vec![error],
+            let issues = match check.check(&outcome.text) {
+                Ok(value) => return Ok(Checked { value, n_repairs, last: outcome, attempts }),
+                Err(issues) => issues,
             };
             if n_repairs >= max_repairs {
-                return Err(AiError::InvalidOutput { errors, n_repairs, attempts });
+                return Err(CheckFailed::Invalid { issues, n_repairs, attempts });
             }
             n_repairs += 1;
-            tracing::debug!(n_repairs, n_errors = errors.len(), "structured output invalid; repairing");
+            tracing::debug!(n_repairs, n_issues = issues.len(), "structured output invalid; repairing");
             request.stream = None;
             request.messages.push(ChatMessage::assistant(outcome.text));
-            request.messages.push(ChatMessage::user(repair_prompt(&errors)));
+            request.messages.push(ChatMessage::user(check.repair_prompt(&issues)));
         }
     }
 }

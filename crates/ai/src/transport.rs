@@ -4,6 +4,10 @@
 //! itself and drop the headers; retries and fallbacks are [`crate::AiClient`]'s job).
 //!
 //! Every text coming back is cleaned by the provider's [`Scrubber`] before it is kept.
+//!
+//! Outbound addresses: the HTTP client resolves names with [`AiConfig::resolver`] (when
+//! set) and follows no redirect (a 3xx is a failed attempt); every request's URL is checked
+//! by the [`UrlGuard`] first, so IP-literal hosts are covered too.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,13 +18,15 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use async_openai::types::chat::CreateChatCompletionRequest;
 use futures::{Stream, StreamExt};
+use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use crate::attempt::AttemptOutcome;
-use crate::config::{ProviderConfig, is_credential_header};
+use crate::config::{AiConfig, ProviderConfig, is_credential_header};
 use crate::error::AiError;
+use crate::outbound::{GuardRefusal, ProviderGuard, UrlGuard, display_url};
 use crate::sanitize::Scrubber;
 use crate::wire::Completion;
 
@@ -98,37 +104,64 @@ impl Config for Endpoint {
 pub(crate) struct Transport {
     client: Client<Endpoint>,
     scrubber: Arc<Scrubber>,
+    guard: Option<ProviderGuard>,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport").field("base_url", &self.client.config().base_url).finish_non_exhaustive()
+        f.debug_struct("Transport")
+            .field("base_url", &display_url(&self.client.config().base_url))
+            .field("guarded", &self.guard.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 /// The shared HTTP client: rustls with the ring provider (as the engine), no proxy from the
-/// environment, a connection timeout.
-pub(crate) fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, AiError> {
+/// environment (a proxy would resolve names past the resolver), no redirects, a connection
+/// timeout, and the configured resolver.
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    resolver: Option<&Arc<dyn reqwest::dns::Resolve>>,
+) -> Result<reqwest::Client, AiError> {
     // reqwest is built without a crypto provider; another crate may have installed one
     // already, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
         .no_proxy()
-        .connect_timeout(connect_timeout)
-        .build()
-        .map_err(|error| AiError::InvalidConfig {
-            reason: format!("failed to build the ai http client: {error}"),
-        })
+        // A redirect could lead anywhere the guard never saw; providers do not redirect.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .connect_timeout(connect_timeout);
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(Arc::clone(resolver));
+    }
+    builder.build().map_err(|error| AiError::InvalidConfig {
+        reason: format!("failed to build the ai http client: {error}"),
+    })
+}
+
+/// The client for `config`: its connection timeout and resolver.
+pub(crate) fn http_client_for(config: &AiConfig) -> Result<reqwest::Client, AiError> {
+    http_client(config.connect_timeout, config.resolver.as_ref())
 }
 
 impl Transport {
-    pub(crate) fn new(provider: &ProviderConfig, http: reqwest::Client) -> Result<Self, AiError> {
+    /// The transport of `provider` over `http`; every request is first checked by `guard`.
+    pub(crate) fn new(
+        provider: &ProviderConfig,
+        http: reqwest::Client,
+        guard: Option<Arc<dyn UrlGuard>>,
+    ) -> Result<Self, AiError> {
         let invalid = |reason: String| AiError::InvalidConfig { reason };
         let base_url = provider.base_url.trim().trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(invalid(format!("provider `{}` needs an http(s) base url", provider.id)));
         }
+        let parsed_base = Url::parse(&base_url)
+            .ok()
+            .filter(|url| url.host().is_some())
+            .ok_or_else(|| invalid(format!("provider `{}` has an invalid base url", provider.id)))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &provider.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -142,21 +175,40 @@ impl Transport {
         }
         let api_key = provider.api_key.clone().unwrap_or_else(|| SecretString::from(String::new()));
         let header_secrets = provider.headers.iter().filter(|(name, _)| is_credential_header(name));
+        // A base URL may carry a key in its password or query.
+        let url_secrets: Vec<String> = parsed_base
+            .password()
+            .map(str::to_owned)
+            .into_iter()
+            .chain(parsed_base.query_pairs().map(|(_, value)| value.into_owned()))
+            .collect();
         let secrets = provider
             .api_key
             .iter()
             .map(|key| key.expose_secret())
-            .chain(header_secrets.map(|(_, value)| value.as_str()));
+            .chain(header_secrets.map(|(_, value)| value.as_str()))
+            .chain(url_secrets.iter().map(String::as_str));
         let scrubber = Arc::new(Scrubber::new(secrets));
+        let guard = guard.map(|guard| ProviderGuard::new(guard, parsed_base, Arc::clone(&scrubber)));
         let service = {
             let scrubber = Arc::clone(&scrubber);
+            let guard = guard.clone();
             let http = http.clone();
             tower::service_fn(move |factory: HttpRequestFactory| {
-                send(http.clone(), Arc::clone(&scrubber), factory)
+                send(http.clone(), Arc::clone(&scrubber), guard.clone(), factory)
             })
         };
         let client = Client::build(http, Endpoint { base_url, api_key, headers }).with_http_service(service);
-        Ok(Self { client, scrubber })
+        Ok(Self { client, scrubber, guard })
+    }
+
+    /// The [`UrlGuard`]'s verdict on the base URL (`Ok` without a guard); the reason is
+    /// free of secrets.
+    pub(crate) fn check_base_url(&self) -> Result<(), String> {
+        match &self.guard {
+            Some(guard) => guard.check_base_url(),
+            None => Ok(()),
+        }
     }
 
     /// Sends a non-streaming chat completion.
@@ -195,9 +247,16 @@ impl Transport {
 async fn send(
     http: reqwest::Client,
     scrubber: Arc<Scrubber>,
+    guard: Option<ProviderGuard>,
     factory: HttpRequestFactory,
 ) -> Result<reqwest::Response, OpenAIError> {
     let request = factory.build().await?;
+    // The client checks the base URL before each call; this covers every request path.
+    if let Some(guard) = &guard
+        && let Err(reason) = guard.check(request.url())
+    {
+        return Err(OpenAIError::Boxed(Box::new(GuardRefusal::new(reason))));
+    }
     let mut response = http.execute(request).await?;
     let status = response.status();
     if status.is_success() {
@@ -212,7 +271,12 @@ async fn send(
         }
     }
     body.truncate(MAX_ERROR_BODY_BYTES);
-    let message = scrubber.clean(&error_message(&body));
+    let message = if status.is_redirection() {
+        // The location is not ours to show (nor to follow).
+        "redirect not followed".to_owned()
+    } else {
+        scrubber.clean(&error_message(&body))
+    };
     Err(OpenAIError::Boxed(Box::new(HttpFailure { status: status.as_u16(), retry_after, message })))
 }
 
@@ -258,11 +322,15 @@ fn classify(scrubber: &Scrubber, error: OpenAIError) -> Failure {
                     429 => AttemptOutcome::RateLimited,
                     408 => AttemptOutcome::Timeout,
                     500..=599 => AttemptOutcome::ServerError,
+                    // Including 3xx: redirects are not followed.
                     _ => AttemptOutcome::ClientError,
                 };
                 Failure { outcome, message: http.to_string(), retry_after: http.retry_after }
             }
-            Err(other) => Failure::new(AttemptOutcome::Network, scrubber.clean(&other.to_string())),
+            Err(other) => match other.downcast::<GuardRefusal>() {
+                Ok(refusal) => Failure::new(AttemptOutcome::ClientError, refusal.to_string()),
+                Err(other) => Failure::new(AttemptOutcome::Network, scrubber.clean(&other.to_string())),
+            },
         },
         OpenAIError::Reqwest(error) => {
             let outcome = if error.is_timeout() { AttemptOutcome::Timeout } else { AttemptOutcome::Network };

@@ -85,6 +85,10 @@ define_id!(
     RunId
 );
 define_id!(
+    /// Identifies a stored credential (a provider key or another secret of a project).
+    CredentialId
+);
+define_id!(
     /// Identifies an approval task: a human decision an approval step waits for.
     TaskId
 );

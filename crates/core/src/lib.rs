@@ -5,10 +5,11 @@ pub mod credentials;
 pub mod ids;
 pub mod project;
 pub mod role;
+pub mod secrets;
 pub mod validation;
 pub mod workflow;
 
-pub use ids::{InvitationId, ProjectId, RunId, SessionId, StepId, TaskId, UserId, WorkflowId};
+pub use ids::{CredentialId, InvitationId, ProjectId, RunId, SessionId, StepId, TaskId, UserId, WorkflowId};
 pub use project::ProjectRole;
 pub use role::Role;
 pub use validation::{FieldError, ValidationErrors};

@@ -9,7 +9,7 @@ use weft_store::{Run, Step, StepOutput, StepTxn, Store, StoreError};
 use crate::EngineError;
 use crate::loops;
 use crate::plan::Plan;
-use crate::runner::StepContext;
+use crate::runner::{RunInfo, StepContext};
 use crate::schedule;
 use crate::worker::parse_json;
 
@@ -75,5 +75,21 @@ pub(crate) async fn build<'p>(
     let data = schedule::template_data(run, &scopes, outputs, iteration);
     let input = parse_json(step.input.as_deref());
     let state = step.output.as_deref().map(|s| parse_json(Some(s)));
-    Ok(StepContext { node, input, data, arrived, state, idempotency_key: step.id.to_string(), now })
+    let run_info = RunInfo {
+        id: run.id,
+        workflow_id: run.workflow_id,
+        project_id: run.project_id,
+        started_by: run.started_by,
+    };
+    Ok(StepContext {
+        run: run_info,
+        node,
+        scope: step.scope.clone(),
+        input,
+        data,
+        arrived,
+        state,
+        idempotency_key: step.id.to_string(),
+        now,
+    })
 }

@@ -6,6 +6,7 @@
 //! process that dies loses its leases and another worker carries on from the last recorded
 //! step; completed steps never run again.
 
+pub mod ai;
 mod context;
 pub mod http;
 mod inline;
@@ -64,6 +65,8 @@ pub struct EngineConfig {
     /// run inline in one transaction, where they become ready, instead of being queued for
     /// a worker; 0 queues every step.
     pub inline_steps: usize,
+    /// Providers, models and the key of stored credentials.
+    pub ai: ai::AiSettings,
 }
 
 impl Default for EngineConfig {
@@ -80,6 +83,7 @@ impl Default for EngineConfig {
             template_fuel: 200_000,
             outbound: OutboundPolicy::default(),
             inline_steps: 4096,
+            ai: ai::AiSettings::default(),
         }
     }
 }
@@ -110,6 +114,9 @@ pub enum EngineError {
     /// The HTTP client could not be built.
     #[error("failed to build the outbound HTTP client: {0}")]
     Http(String),
+    /// The AI settings are unusable.
+    #[error("invalid AI settings: {0}")]
+    Ai(String),
 }
 
 /// What starts a run.
@@ -138,6 +145,7 @@ pub struct Inner {
     config: EngineConfig,
     templates: Templates,
     http: OutboundHttp,
+    ai: ai::AiRuntime,
     plans: Mutex<PlanCache>,
     starts: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<starts::StartRequest>>,
     wake: Notify,
@@ -284,6 +292,8 @@ impl Engine {
         let http =
             OutboundHttp::new(config.outbound.clone()).map_err(|e| EngineError::Http(e.to_string()))?;
         let templates = Templates::new(config.template_fuel);
+        let ai = ai::AiRuntime::new(store.clone(), config.ai.clone(), &config.outbound)
+            .map_err(|e| EngineError::Ai(e.to_string()))?;
         let (failures, failed_runs) = tokio::sync::mpsc::unbounded_channel();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -292,6 +302,7 @@ impl Engine {
                 config,
                 templates,
                 http,
+                ai,
                 plans: Mutex::new(HashMap::new()),
                 starts: std::sync::OnceLock::new(),
                 wake: Notify::new(),
@@ -306,6 +317,16 @@ impl Engine {
     /// The settings.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// Which outbound HTTP destinations are allowed (HTTP nodes, AI providers).
+    pub fn outbound_policy(&self) -> &OutboundPolicy {
+        self.inner.http.policy()
+    }
+
+    /// The AI layer (catalogue, credentials' clients, budgets, ledger).
+    pub fn ai(&self) -> &ai::AiRuntime {
+        &self.inner.ai
     }
 
     /// Starts the workers of this process; they stop when `shutdown` is cancelled, after

@@ -73,10 +73,27 @@ fn done(output: Value, port: &str) -> Outcome {
     Outcome::Done { output, ports: vec![port.to_owned()] }
 }
 
+/// The run a step belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct RunInfo {
+    /// The run.
+    pub id: weft_core::RunId,
+    /// Its workflow.
+    pub workflow_id: weft_core::WorkflowId,
+    /// Its project.
+    pub project_id: weft_core::ProjectId,
+    /// Who started it.
+    pub started_by: Option<weft_core::UserId>,
+}
+
 /// Everything a runner may read.
 pub struct StepContext<'a> {
+    /// The run.
+    pub run: RunInfo,
     /// The node.
     pub node: &'a Node,
+    /// The step's scope.
+    pub scope: String,
     /// The step's input: the output of the node that led here.
     pub input: Value,
     /// The template context: `input`, `nodes`, `vars` (and `item`, `index` in loops).
@@ -167,11 +184,7 @@ async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, Node
     Ok(match &ctx.node.spec {
         NodeSpec::Delay(config) => delay(t, ctx, config.duration_ms, config.until.as_deref())?,
         NodeSpec::Http(config) => http(inner, ctx, config).await?,
-        NodeSpec::Ai(_) => {
-            return Err(NodeError::other(
-                "AI nodes are not configured on this server yet: no AI provider is available",
-            ));
-        }
+        NodeSpec::Ai(config) => crate::ai::node::run(inner, ctx, config).await?,
         NodeSpec::VectorSearch(_) => {
             return Err(NodeError::other(
                 "vector search is not configured on this server yet: no embedding index is available",

@@ -140,6 +140,18 @@ pub enum WeftEvent {
         /// What went wrong.
         error: serde_json::Value,
     },
+    /// Tokens of an AI node's answer as the provider streams them.
+    #[serde(rename = "node.token", rename_all = "camelCase")]
+    NodeToken {
+        /// The run.
+        run_id: RunId,
+        /// The node.
+        node_id: String,
+        /// Loop scope.
+        scope: String,
+        /// The text that arrived, in order.
+        text: String,
+    },
     /// Nothing can run until something outside happens (a timer, an approval, a child run).
     #[serde(rename = "run.waiting", rename_all = "camelCase")]
     RunWaiting {
@@ -195,6 +207,7 @@ impl WeftEvent {
             WeftEvent::NodeSucceeded { .. } => "node.succeeded",
             WeftEvent::NodeFailed { .. } => "node.failed",
             WeftEvent::NodeRetrying { .. } => "node.retrying",
+            WeftEvent::NodeToken { .. } => "node.token",
             WeftEvent::RunWaiting { .. } => "run.waiting",
             WeftEvent::ApprovalRequested { .. } => "approval.requested",
             WeftEvent::RunSucceeded { .. } => "run.succeeded",

@@ -53,6 +53,19 @@ pub struct Settings {
     pub jwt_secret: Option<SecretString>,
     /// `WEFT_JWT_ISSUER`.
     pub jwt_issuer: String,
+    /// `WEFT_SECRET_KEY`: encrypts stored credentials, at least 32 bytes.
+    #[serde(skip_serializing)]
+    pub secret_key: Option<SecretString>,
+    /// `WEFT_AI_PROVIDERS`: JSON array of OpenAI-compatible providers
+    /// (`[{"id":"openrouter","baseUrl":"https://openrouter.ai/api/v1","apiKey":"…"}]`).
+    #[serde(skip_serializing)]
+    pub ai_providers: String,
+    /// `WEFT_AI_MODELS`: JSON array of catalogue models (`id`, `provider`, `contextLength`,
+    /// `inputPerMtokUsd`, `outputPerMtokUsd`, `tasks`, `supportsJsonSchema`).
+    pub ai_models: String,
+    /// `WEFT_AI_ATTEMPT_TIMEOUT`: longest wait for a model's answer (or its next streamed chunk).
+    #[serde(with = "humantime_serde")]
+    pub ai_attempt_timeout: Duration,
     /// `WEFT_JWT_AUDIENCE`.
     pub jwt_audience: String,
     /// `WEFT_LOG`: a tracing filter such as `info` or `weft_api=debug,info`.
@@ -153,6 +166,10 @@ impl Default for Settings {
             db_max_connections: 16,
             jwt_secret: None,
             jwt_issuer: "weft".to_owned(),
+            secret_key: None,
+            ai_providers: String::new(),
+            ai_models: String::new(),
+            ai_attempt_timeout: Duration::from_secs(60),
             jwt_audience: "weft-api".to_owned(),
             log: "info".to_owned(),
             log_format: LogFormat::Pretty,
@@ -216,28 +233,66 @@ impl Settings {
     /// The JWT secret: configured, or (in development only) generated once and kept in
     /// `<data_dir>/jwt_secret` with owner-only permissions.
     pub fn resolve_jwt_secret(&self) -> anyhow::Result<SecretString> {
-        if let Some(secret) = &self.jwt_secret {
+        self.resolve_secret(self.jwt_secret.as_ref(), "WEFT_JWT_SECRET", "jwt_secret")
+    }
+
+    /// The key of stored credentials: configured, or (in development only) generated once and
+    /// kept in `<data_dir>/secret_key`. Changing it makes stored credentials unreadable.
+    pub fn resolve_secret_key(&self) -> anyhow::Result<SecretString> {
+        self.resolve_secret(self.secret_key.as_ref(), "WEFT_SECRET_KEY", "secret_key")
+    }
+
+    fn resolve_secret(
+        &self,
+        configured: Option<&SecretString>,
+        name: &str,
+        file: &str,
+    ) -> anyhow::Result<SecretString> {
+        if let Some(secret) = configured {
             if secret.expose_secret().len() < 32 {
-                bail!("WEFT_JWT_SECRET must be at least 32 bytes");
+                bail!("{name} must be at least 32 bytes");
             }
             return Ok(secret.clone());
         }
         if self.env == Environment::Production {
-            bail!("WEFT_JWT_SECRET must be set when WEFT_ENV=production");
+            bail!("{name} must be set when WEFT_ENV=production");
         }
-        let path = self.data_dir.join("jwt_secret");
+        let path = self.data_dir.join(file);
         if let Ok(existing) = std::fs::read_to_string(&path) {
             let existing = existing.trim().to_owned();
             if existing.len() >= 32 {
                 return Ok(SecretString::from(existing));
             }
         }
-        tracing::warn!(path = %path.display(), "WEFT_JWT_SECRET is not set: generated a development secret; set it explicitly in production");
+        tracing::warn!(path = %path.display(), "{name} is not set: generated a development secret; set it explicitly in production");
         let mut bytes = [0u8; 48];
         rand::rng().fill_bytes(&mut bytes);
         let secret = bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
         write_private(&path, &secret)?;
         Ok(SecretString::from(secret))
+    }
+
+    /// The AI settings: providers and models from their JSON settings and the credential key
+    /// (the engine holds provider requests to the HTTP nodes' address policy).
+    fn ai_settings(&self) -> anyhow::Result<weft_engine::ai::AiSettings> {
+        let providers: Vec<weft_ai::ProviderConfig> = if self.ai_providers.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&self.ai_providers)
+                .context("invalid WEFT_AI_PROVIDERS (a JSON array of providers)")?
+        };
+        let models: Vec<weft_ai::ModelInfo> = if self.ai_models.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&self.ai_models)
+                .context("invalid WEFT_AI_MODELS (a JSON array of models)")?
+        };
+        let client = weft_ai::AiConfig {
+            providers,
+            attempt_timeout: self.ai_attempt_timeout,
+            ..weft_ai::AiConfig::default()
+        };
+        Ok(weft_engine::ai::AiSettings { client, models, secret_key: Some(self.resolve_secret_key()?) })
     }
 
     /// The engine's configuration.
@@ -249,6 +304,7 @@ impl Settings {
             concurrency: self.worker_concurrency.max(1),
             max_parallel_per_run: self.max_parallel_per_run.max(1),
             inline_steps: self.inline_steps,
+            ai: self.ai_settings()?,
             claim_batch: self.worker_concurrency.clamp(1, 64),
             lease: self.step_lease.max(Duration::from_secs(1)),
             poll_interval: self.worker_poll_interval.max(Duration::from_millis(10)),
@@ -359,7 +415,7 @@ mod tests {
             .unwrap()
             .keys()
             .map(|k| format!("WEFT_{}", k.to_uppercase()))
-            .chain(["WEFT_JWT_SECRET".to_owned()])
+            .chain(["WEFT_JWT_SECRET", "WEFT_SECRET_KEY", "WEFT_AI_PROVIDERS"].map(str::to_owned))
             .collect();
         for key in &keys {
             assert!(example.contains(&format!("{key}=")), "{key} missing from .env.example");

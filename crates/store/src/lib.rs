@@ -14,8 +14,12 @@ pub mod testing;
 pub use connect::{Backend, MigrationState, Store, StoreOptions};
 pub use error::StoreError;
 pub use records::*;
+pub use repos::ai_usage::{
+    AiCallRecord, Budget, BudgetPeriod, BudgetScope, UsageGroup, UsageQuery, UsageRow,
+};
 pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;
+pub use repos::credentials::{Credential, CredentialChanges, CredentialKind, NewCredential};
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::projects::{MemberChange, ProjectQuery};
 pub use repos::runs::{Claim, NewRun, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus};

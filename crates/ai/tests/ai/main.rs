@@ -1,6 +1,6 @@
 //! weft-ai against a real local OpenAI-compatible server (`weft_ai::testing::TestProvider`):
 //! routing, fallbacks, breakers, budgets, streaming, structured output, catalogue refresh
-//! and secrets.
+//! secrets, outbound-address hooks, and workflow generation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -8,7 +8,9 @@ mod breaker;
 mod budget;
 mod catalogue;
 mod fallback;
+mod generate;
 mod helpers;
+mod outbound;
 mod routing;
 mod secrets;
 mod streaming;

@@ -1,6 +1,7 @@
 //! The JSON-RPC routers. Each router declares its procedures (see [`crate::rpc::Procedure`])
 //! and registers them in [`registry`].
 
+pub mod ai;
 pub mod auth;
 pub mod common;
 pub mod project;
@@ -14,5 +15,6 @@ pub fn registry() -> Registry {
     let registry = auth::register(Registry::new());
     let registry = project::register(registry);
     let registry = workflow::register(registry);
-    run::register(registry)
+    let registry = run::register(registry);
+    ai::register(registry)
 }

@@ -106,6 +106,7 @@ pub fn test_config() -> ApiConfig {
     config.engine.outbound = weft_engine::http::OutboundPolicy::new(false, ["127.0.0.1"]).unwrap();
     config.engine.poll_interval = Duration::from_millis(50);
     config.engine.lease = Duration::from_secs(3);
+    config.engine.ai.secret_key = Some(SecretString::from("test-credential-key-0123456789abcdef".to_owned()));
     config
 }
 

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod ai;
 mod auth_errors;
 mod auth_flows;
 mod codegen;

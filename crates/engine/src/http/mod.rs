@@ -77,6 +77,11 @@ impl OutboundHttp {
         &self.policy
     }
 
+    /// The DNS resolver of outbound clients: hands out only addresses the policy allows.
+    pub fn resolver(policy: &OutboundPolicy) -> Arc<dyn reqwest::dns::Resolve> {
+        Arc::new(GuardedResolver { policy: Arc::new(policy.clone()) })
+    }
+
     /// Sends a request, following up to [`MAX_REDIRECTS`] redirects, and reads the response.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, HttpError> {
         let timeout = request.timeout;

@@ -1,8 +1,11 @@
 //! sea-orm entities: one module per table. These are table rows, never wire types; the
 //! repositories convert them into the records in [`crate::records`].
 
+pub mod ai_budgets;
+pub mod ai_calls;
 pub mod approval_tasks;
 pub mod audit_events;
+pub mod credentials;
 pub mod project_invitations;
 pub mod project_members;
 pub mod projects;

@@ -23,8 +23,25 @@ use crate::Backend;
 use crate::entities::{runs, steps};
 use crate::error::{Context, StoreError};
 
-/// Most rows in one `INSERT` (SQLite allows 32,766 bound values; a step row has 20).
-const ROWS_PER_INSERT: usize = 500;
+/// Row counts of the multi-row `INSERT`s on SQLite, largest first. Rows are split greedily
+/// into chunks of these sizes, so only a few distinct statements are ever prepared (each
+/// connection caches its prepared statements, and a statement for hundreds of rows is large);
+/// 256 rows of 20 columns stay far below SQLite's 32,766 bound values.
+const CHUNK_ROWS: [usize; 4] = [256, 64, 8, 1];
+
+/// `rows` split into chunks of the sizes in [`CHUNK_ROWS`].
+fn chunks<T>(rows: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    for size in CHUNK_ROWS {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            out.push(chunk);
+            rest = tail;
+        }
+    }
+    out
+}
 
 /// The runs created in one transaction and their steps.
 #[derive(Default)]
@@ -177,13 +194,13 @@ impl Fresh {
             let steps = self.steps.iter().map(step_json);
             return insert_json(txn, "steps", steps, "failed to insert steps").await;
         }
-        for chunk in self.runs.chunks(ROWS_PER_INSERT) {
+        for chunk in chunks(&self.runs) {
             runs::Entity::insert_many(chunk.iter().map(|r| r.clone().into_active_model().reset_all()))
                 .exec_without_returning(txn)
                 .await
                 .context("failed to insert runs")?;
         }
-        for chunk in self.steps.chunks(ROWS_PER_INSERT) {
+        for chunk in chunks(&self.steps) {
             steps::Entity::insert_many(chunk.iter().map(|s| s.clone().into_active_model().reset_all()))
                 .exec_without_returning(txn)
                 .await
@@ -216,7 +233,7 @@ async fn insert_json(
     while start < rows.len() {
         let mut end = start + 1;
         let mut bytes = rows[start].len() + 2;
-        while end < rows.len() && bytes + rows[end].len() + 1 <= PG_STATEMENT_BYTES {
+        while end < rows.len() && bytes + rows[end].len() < PG_STATEMENT_BYTES {
             bytes += rows[end].len() + 1;
             end += 1;
         }
@@ -281,4 +298,17 @@ fn step_json(step: &steps::Model) -> Value {
         "finished_at": step.finished_at,
         "updated_at": step.updated_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_use_few_sizes_and_keep_every_row_in_order() {
+        let rows: Vec<usize> = (0..1_000).collect();
+        let chunks = super::chunks(&rows);
+        assert!(chunks.iter().all(|c| super::CHUNK_ROWS.contains(&c.len())));
+        assert_eq!(chunks.concat(), rows);
+        assert_eq!(chunks.len(), 3 + 3 + 5, "3 × 256, 3 × 64, 5 × 8");
+        assert!(super::chunks::<usize>(&[]).is_empty());
+    }
 }

@@ -1,7 +1,9 @@
 //! Repositories: methods on [`crate::Store`], grouped by the records they manage.
 
+pub mod ai_usage;
 pub mod approvals;
 pub mod audit;
+pub mod credentials;
 mod fresh;
 pub mod invitations;
 pub mod projects;

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod ai;
 mod audit;
 mod concurrency;
 mod connect;

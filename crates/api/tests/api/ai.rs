@@ -1,0 +1,255 @@
+//! The AI layer through the API: an `ai` node against a real local OpenAI-compatible
+//! provider (streamed tokens as `node.token` events, cost in the output and in `ai.usage`),
+//! budgets refusing before any spend, stored credentials (encrypted, never returned, project
+//! scoped, provider URLs held to the outbound policy).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use weft_ai::testing::{Reply, TestProvider};
+use weft_ai::{ModelInfo, TaskClass};
+use weft_events::WeftEvent;
+use weft_store::testing::TestDatabase;
+
+use crate::helpers::{TestApp, email, expect_error, test_config};
+
+const INSTANCE_KEY: &str = "sk-instance-key-0123456789";
+const CREDENTIAL_KEY: &str = "sk-credential-key-abcdefgh5678";
+
+fn model(id: &str) -> ModelInfo {
+    ModelInfo {
+        id: id.to_owned(),
+        provider: "local".to_owned(),
+        context_length: 8_000,
+        input_per_mtok_usd: 1.0,
+        output_per_mtok_usd: 2.0,
+        tasks: vec![TaskClass::Generate, TaskClass::CheapFast],
+        supports_json_schema: false,
+    }
+}
+
+async fn ai_app(db: TestDatabase, provider: &TestProvider) -> TestApp {
+    let mut config = test_config();
+    config.engine.ai.client.providers = vec![provider.provider_config("local", Some(INSTANCE_KEY))];
+    config.engine.ai.client.attempt_timeout = Duration::from_secs(5);
+    config.engine.ai.models = vec![model("m-small")];
+    TestApp::start(db, config).await
+}
+
+/// Runs `body` on SQLite and, when it is reachable, on PostgreSQL.
+async fn on_both<F, Fut>(name: &str, body: F)
+where
+    F: Fn(TestApp, TestProvider) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let provider = TestProvider::start().await.unwrap();
+    body(ai_app(TestDatabase::sqlite().unwrap(), &provider).await, provider).await;
+    if let Some(db) = TestDatabase::postgres(name).await.unwrap() {
+        let provider = TestProvider::start().await.unwrap();
+        body(ai_app(db, &provider).await, provider).await;
+    }
+}
+
+fn node(id: &str, kind: &str, config: Value) -> Value {
+    json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
+}
+
+fn ai_graph(ai_config: Value) -> Value {
+    json!({
+        "nodes": [node("start", "start", json!({})), node("ask", "ai", ai_config), node("done", "end", json!({}))],
+        "edges": [
+            {"source": "start", "sourcePort": "out", "target": "ask", "targetPort": "in"},
+            {"source": "ask", "sourcePort": "out", "target": "done", "targetPort": "in"},
+        ],
+    })
+}
+
+struct Project {
+    token: String,
+    id: Value,
+}
+
+async fn project(app: &TestApp) -> Project {
+    let owner = app.register(&email("owner")).await;
+    let token = owner.access_token.clone();
+    let project: Value = app.call("project.create", json!({"name": "AI"}), Some(&token)).await.unwrap();
+    Project { token, id: project["id"].clone() }
+}
+
+async fn workflow(app: &TestApp, p: &Project, graph: Value) -> Value {
+    let created: Value = app
+        .call("workflow.create", json!({"projectId": p.id, "name": "W", "graph": graph}), Some(&p.token))
+        .await
+        .unwrap();
+    assert_eq!(created["validation"]["valid"], true, "{}", created["validation"]);
+    created["workflow"]["id"].clone()
+}
+
+async fn execute(app: &TestApp, p: &Project, workflow_id: &Value, input: Value) -> Value {
+    let result: Value = app
+        .call(
+            "workflow.execute",
+            json!({"workflowId": workflow_id, "version": 1, "input": input, "wait": true, "waitTimeoutMs": 20000}),
+            Some(&p.token),
+        )
+        .await
+        .unwrap();
+    result["run"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ai_node_streams_tokens_reports_its_cost_and_budgets_refuse_before_spending() {
+    on_both("api ai node", |app, provider| async move {
+        provider.set_default(Reply::text("Hello Ada, nice to meet you").usage(12, 7));
+        let p = project(&app).await;
+        let prompt =
+            json!({"model": "local/m-small", "prompt": "Greet {{ input.name }}", "systemPrompt": "Be brief"});
+        let workflow_id = workflow(&app, &p, ai_graph(prompt)).await;
+        let mut events = app.state.bus().subscribe();
+        let run = execute(&app, &p, &workflow_id, json!({"name": "Ada"})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let output = &run["output"];
+        assert_eq!(output["text"], "Hello Ada, nice to meet you");
+        assert_eq!(output["model"], "m-small");
+        assert_eq!(
+            (output["promptTokens"].as_u64(), output["completionTokens"].as_u64()),
+            (Some(12), Some(7))
+        );
+        // 12 prompt tokens at $1/M and 7 completion tokens at $2/M: 26 micro-USD.
+        assert_eq!(output["costUsd"].as_f64(), Some(0.000026));
+
+        let chat = provider.chat_requests();
+        assert_eq!(chat.len(), 1);
+        assert_eq!(chat[0].header("authorization"), Some(format!("Bearer {INSTANCE_KEY}").as_str()));
+        let sent = chat[0].body.to_string();
+        assert!(sent.contains("Greet Ada") && sent.contains("Be brief"), "{sent}");
+
+        let mut streamed = String::new();
+        while let Ok(envelope) = events.try_recv() {
+            if let WeftEvent::NodeToken { node_id, text, .. } = &envelope.event {
+                assert_eq!(node_id, "ask");
+                streamed.push_str(text);
+            }
+        }
+        assert_eq!(streamed, "Hello Ada, nice to meet you", "tokens arrive as node.token events, in order");
+
+        let usage: Value = app
+            .call("ai.usage", json!({"projectId": p.id, "groupBy": "model"}), Some(&p.token))
+            .await
+            .unwrap();
+        assert_eq!(usage["rows"][0]["key"], "local/m-small", "{usage}");
+        assert_eq!(usage["rows"][0]["calls"], 1);
+        assert_eq!(usage["totalCostUsd"].as_f64(), Some(0.000026));
+        let mine: Value = app.call("ai.usage", json!({"groupBy": "day"}), Some(&p.token)).await.unwrap();
+        assert_eq!(mine["totalCostUsd"].as_f64(), Some(0.000026), "the starter's own usage");
+
+        // A budget the next call could exceed refuses it before any request.
+        let budget: Value = app
+            .call(
+                "ai.budgets.set",
+                json!({"scope": "project", "projectId": p.id, "period": "day", "limitUsd": 0.0001}),
+                Some(&p.token),
+            )
+            .await
+            .unwrap();
+        assert_eq!(budget["spentUsd"].as_f64(), Some(0.000026));
+        let refused = execute(&app, &p, &workflow_id, json!({"name": "Bo"})).await;
+        assert_eq!(refused["status"], "failed", "{refused}");
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("budget"), "{message}");
+        assert_eq!(provider.chat_requests().len(), 1, "nothing was sent to the provider");
+        let listed: Value =
+            app.call("ai.budgets.list", json!({"projectId": p.id}), Some(&p.token)).await.unwrap();
+        assert_eq!(listed["budgets"].as_array().map(Vec::len), Some(1));
+        let models: Value = app.call("ai.models", json!({}), Some(&p.token)).await.unwrap();
+        assert_eq!(models["models"][0]["id"], "m-small");
+        assert_eq!(models["providers"], json!(["local"]));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_sealed_scoped_to_their_project_and_used_by_ai_nodes() {
+    on_both("api ai credentials", |app, provider| async move {
+        provider.set_default(Reply::text("via credential").usage(3, 2));
+        let p = project(&app).await;
+        let created: Value = app
+            .call(
+                "ai.credentials.create",
+                json!({
+                    "projectId": p.id, "name": "team key", "kind": "aiProvider",
+                    "baseUrl": format!("{}", provider.base_url()), "models": ["m-small"], "secret": CREDENTIAL_KEY,
+                }),
+                Some(&p.token),
+            )
+            .await
+            .unwrap();
+        assert_eq!(created["hint"], "…5678");
+        let listed: Value =
+            app.call("ai.credentials.list", json!({"projectId": p.id}), Some(&p.token)).await.unwrap();
+        for shown in [created.to_string(), listed.to_string()] {
+            assert!(!shown.contains(CREDENTIAL_KEY) && !shown.contains("abcdefgh"), "{shown}");
+        }
+        let stored = app.state.store().get_credential(serde_json::from_value(created["id"].clone()).unwrap());
+        let stored = stored.await.unwrap().unwrap();
+        assert!(stored.sealed.starts_with("v1.") && !stored.sealed.contains(CREDENTIAL_KEY), "encrypted at rest");
+
+        let graph = ai_graph(json!({"model": "m-small", "prompt": "Hi", "credentialId": created["id"]}));
+        let workflow_id = workflow(&app, &p, graph).await;
+        let run = execute(&app, &p, &workflow_id, json!({})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["output"]["text"], "via credential");
+        let chat = provider.chat_requests();
+        assert_eq!(chat.last().and_then(|r| r.header("authorization")), Some(format!("Bearer {CREDENTIAL_KEY}").as_str()));
+        let detail: Value = app.call("run.get", json!({"runId": run["id"]}), Some(&p.token)).await.unwrap();
+        assert!(!detail.to_string().contains(CREDENTIAL_KEY), "no key in the trace");
+
+        // Another user's project cannot see or use it.
+        let stranger = project(&app).await;
+        let error = app
+            .call::<Value>("ai.credentials.update", json!({"credentialId": created["id"], "name": "x"}), Some(&stranger.token))
+            .await;
+        expect_error(error, -32004, "notFound");
+        let graph = ai_graph(json!({"model": "m-small", "prompt": "Hi", "credentialId": created["id"]}));
+        let foreign = workflow(&app, &stranger, graph).await;
+        let run = execute(&app, &stranger, &foreign, json!({})).await;
+        assert_eq!(run["status"], "failed", "{run}");
+
+        // Provider URLs are held to the outbound policy; a bad request changes nothing.
+        let blocked = app
+            .call::<Value>(
+                "ai.credentials.create",
+                json!({"projectId": p.id, "name": "meta", "kind": "aiProvider", "baseUrl": "http://169.254.169.254/v1", "secret": "k"}),
+                Some(&p.token),
+            )
+            .await;
+        let data = expect_error(blocked, -32022, "validation");
+        assert!(data.to_string().contains("blockedAddress"), "{data}");
+        let missing = app
+            .call::<Value>(
+                "ai.credentials.create",
+                json!({"projectId": p.id, "name": "h", "kind": "header", "secret": ""}),
+                Some(&p.token),
+            )
+            .await;
+        let data = expect_error(missing, -32022, "validation");
+        assert!(data.to_string().contains("headerName") && data.to_string().contains("secret"), "{data}");
+        let listed: Value =
+            app.call("ai.credentials.list", json!({"projectId": p.id}), Some(&p.token)).await.unwrap();
+        assert_eq!(listed["credentials"].as_array().map(Vec::len), Some(1));
+
+        let rotated: Value = app
+            .call("ai.credentials.update", json!({"credentialId": created["id"], "secret": "sk-rotated-key-00009999"}), Some(&p.token))
+            .await
+            .unwrap();
+        assert_eq!(rotated["hint"], "…9999");
+        let run = execute(&app, &p, &workflow_id, json!({})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let chat = provider.chat_requests();
+        assert_eq!(chat.last().and_then(|r| r.header("authorization")), Some("Bearer sk-rotated-key-00009999"));
+        let deleted: Value =
+            app.call("ai.credentials.delete", json!({"credentialId": created["id"]}), Some(&p.token)).await.unwrap();
+        assert_eq!(deleted["ok"], true);
+    })
+    .await;
+}

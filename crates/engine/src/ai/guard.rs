@@ -1,0 +1,111 @@
+//! The budget guard of one AI call: the user's and the project's budgets (per day and per
+//! month, from the store), and the node's own ceiling for one execution. An attempt is
+//! admitted only when its worst-case cost fits every one of them, counting what this call
+//! has spent already.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::Utc;
+use weft_ai::{Admission, Attempt, BudgetGuard, BudgetRefusal, EstimatedCall};
+use weft_core::{ProjectId, UserId};
+use weft_store::{Budget, BudgetScope, Store, StoreError};
+
+/// A [`BudgetGuard`] over the store's budgets.
+pub struct StoreBudget {
+    store: Store,
+    budgets: Vec<Budget>,
+    ceiling_micro_usd: Option<u64>,
+    spent_micro_usd: AtomicU64,
+}
+
+impl StoreBudget {
+    pub(crate) async fn load(
+        store: Store,
+        user: Option<UserId>,
+        project: Option<ProjectId>,
+        max_cost_usd: Option<f64>,
+    ) -> Result<Self, StoreError> {
+        let mut subjects = Vec::new();
+        if let Some(user) = user {
+            subjects.push((BudgetScope::User, user.0));
+        }
+        if let Some(project) = project {
+            subjects.push((BudgetScope::Project, project.0));
+        }
+        let budgets = store.budgets_of(&subjects).await?;
+        let ceiling_micro_usd = max_cost_usd.map(|usd| (usd * 1_000_000.0).floor().max(0.0) as u64);
+        Ok(Self { store, budgets, ceiling_micro_usd, spent_micro_usd: AtomicU64::new(0) })
+    }
+
+    /// What this call has spent so far, micro-USD.
+    pub fn spent_micro_usd(&self) -> u64 {
+        self.spent_micro_usd.load(Ordering::Relaxed)
+    }
+
+    async fn check(&self, call: &EstimatedCall) -> Result<(), BudgetRefusal> {
+        let spent_here = self.spent_micro_usd();
+        if let Some(ceiling) = self.ceiling_micro_usd
+            && spent_here.saturating_add(call.max_cost_micro_usd) > ceiling
+        {
+            return Err(BudgetRefusal {
+                reason: format!(
+                    "the node's cost ceiling of {} would be exceeded by {}/{}",
+                    usd(ceiling),
+                    call.provider,
+                    call.model
+                ),
+                limit_micro_usd: Some(ceiling),
+                remaining_micro_usd: Some(ceiling.saturating_sub(spent_here)),
+            });
+        }
+        let now = Utc::now();
+        for budget in &self.budgets {
+            let spent = self
+                .store
+                .spent_since(budget.scope, budget.subject_id, budget.period.start(now))
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "failed to read spend for a budget check");
+                    BudgetRefusal {
+                        reason: "spend could not be checked against the budget".to_owned(),
+                        limit_micro_usd: None,
+                        remaining_micro_usd: None,
+                    }
+                })?;
+            let spent = u64::try_from(spent).unwrap_or(0).saturating_add(spent_here);
+            let limit = u64::try_from(budget.limit_micro_usd).unwrap_or(0);
+            if spent.saturating_add(call.max_cost_micro_usd) > limit {
+                let whose = match budget.scope {
+                    BudgetScope::User => "your",
+                    BudgetScope::Project => "the project's",
+                };
+                return Err(BudgetRefusal {
+                    reason: format!(
+                        "{whose} {} budget of {} would be exceeded (spent {}, this call may cost up to {})",
+                        budget.period.as_str(),
+                        usd(limit),
+                        usd(spent),
+                        usd(call.max_cost_micro_usd)
+                    ),
+                    limit_micro_usd: Some(limit),
+                    remaining_micro_usd: Some(limit.saturating_sub(spent)),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn usd(micro: u64) -> String {
+    format!("${:.6}", micro as f64 / 1_000_000.0)
+}
+
+impl BudgetGuard for StoreBudget {
+    fn admit<'a>(&'a self, call: &'a EstimatedCall) -> Admission<'a> {
+        Box::pin(self.check(call))
+    }
+
+    fn record(&self, attempt: &Attempt) {
+        self.spent_micro_usd.fetch_add(attempt.cost_micro_usd, Ordering::Relaxed);
+    }
+}
