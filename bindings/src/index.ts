@@ -31,8 +31,14 @@ export function createClient(options: ClientOptions) {
         /** Renames a credential, changes its base URL, header or models, or rotates its secret (EDITOR). Requires an access token with role GUEST or higher. */
         update: (params: Procedures["ai.credentials.update"]["params"], options?: CallOptions) => rpc.call("ai.credentials.update", params, options),
       },
+      /** Generates a workflow graph from a description (EDITOR): constrained to the node catalogue, validated like the editor's graphs, repaired a bounded number of times; returns it with an explanation, or with `saveAs` saves it as a new workflow. Spends from the caller's and the project's budgets. Requires an access token with role GUEST or higher. */
+      generateWorkflow: (params: Procedures["ai.generateWorkflow"]["params"], options?: CallOptions) => rpc.call("ai.generateWorkflow", params, options),
       /** The model catalogue (context length, prices per million tokens, task classes) and the instance's providers. Requires an access token with role GUEST or higher. */
       models: (params: Procedures["ai.models"]["params"], options?: CallOptions) => rpc.call("ai.models", params, options),
+      /** Refreshes the model catalogue (context lengths, prices) from an instance provider's OpenRouter-style `/models` (ADMIN); answers how many models it lists. Requires an access token with role ADMIN or higher. */
+      refreshModels: (params: Procedures["ai.refreshModels"]["params"], options?: CallOptions) => rpc.call("ai.refreshModels", params, options),
+      /** Proposes 1 to 5 next nodes for a workflow's current graph (EDITOR), each with the edge that connects it; suggestions that would not fit the graph are dropped. Spends from the caller's and the project's budgets. Requires an access token with role GUEST or higher. */
+      suggestNext: (params: Procedures["ai.suggestNext"]["params"], options?: CallOptions) => rpc.call("ai.suggestNext", params, options),
       /** Spend and tokens of AI calls grouped by day, model, project or workflow: one project's (any member), or the caller's own everywhere. Default window: the last 30 days. Requires an access token with role GUEST or higher. */
       usage: (params: Procedures["ai.usage"]["params"], options?: CallOptions) => rpc.call("ai.usage", params, options),
     },

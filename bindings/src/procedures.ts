@@ -127,6 +127,12 @@ export interface Procedures {
   "ai.budgets.list": { params: T.ListBudgetsParams; result: T.BudgetList };
   /** Removes a budget (the same rights as setting it). Requires an access token with role GUEST or higher. */
   "ai.budgets.delete": { params: T.BudgetRef; result: T.Done };
+  /** Refreshes the model catalogue (context lengths, prices) from an instance provider's OpenRouter-style `/models` (ADMIN); answers how many models it lists. Requires an access token with role ADMIN or higher. */
+  "ai.refreshModels": { params: T.RefreshModelsParams; result: T.RefreshModelsResult };
+  /** Generates a workflow graph from a description (EDITOR): constrained to the node catalogue, validated like the editor's graphs, repaired a bounded number of times; returns it with an explanation, or with `saveAs` saves it as a new workflow. Spends from the caller's and the project's budgets. Requires an access token with role GUEST or higher. */
+  "ai.generateWorkflow": { params: T.GenerateWorkflowParams; result: T.GenerateWorkflowResult };
+  /** Proposes 1 to 5 next nodes for a workflow's current graph (EDITOR), each with the edge that connects it; suggestions that would not fit the graph are dropped. Spends from the caller's and the project's budgets. Requires an access token with role GUEST or higher. */
+  "ai.suggestNext": { params: T.SuggestNextParams; result: T.SuggestNextResult };
 }
 
 /** Every procedure name. */
@@ -193,4 +199,7 @@ export const procedureNames = [
   "ai.budgets.set",
   "ai.budgets.list",
   "ai.budgets.delete",
+  "ai.refreshModels",
+  "ai.generateWorkflow",
+  "ai.suggestNext",
 ] as const;

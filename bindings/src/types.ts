@@ -627,7 +627,23 @@ what: LimitKind, } | { "kind": "rateLimited",
 /**
  * Seconds to wait before trying again.
  */
-retryAfterSeconds: number, } | { "kind": "internal", 
+retryAfterSeconds: number, } | { "kind": "budgetExceeded", 
+/**
+ * Which budget, and by how much.
+ */
+reason: string, } | { "kind": "upstream", 
+/**
+ * The service (`ai`).
+ */
+service: string, 
+/**
+ * What happened.
+ */
+reason: string, 
+/**
+ * A stable name of the failure (`notConfigured`, `allProvidersFailed`, `invalidOutput`, ...).
+ */
+failure: string, } | { "kind": "internal", 
 /**
  * Quote this when reporting the failure; the server log has the cause.
  */
@@ -732,6 +748,60 @@ code: string,
  * Human-readable explanation.
  */
 message: string, };
+
+/**
+ * `ai.generateWorkflow` params.
+ */
+export type GenerateWorkflowParams = { 
+/**
+ * The project (EDITOR).
+ */
+projectId: ProjectId, 
+/**
+ * What the workflow should do (1 to 4,000 characters).
+ */
+description: string, 
+/**
+ * Model selection.
+ */
+using?: ModelSelection, 
+/**
+ * Save the graph as a new workflow with this name.
+ */
+saveAs?: string, };
+
+/**
+ * `ai.generateWorkflow` result.
+ */
+export type GenerateWorkflowResult = { 
+/**
+ * The generated graph (valid for the editor's validator).
+ */
+graph: Graph, 
+/**
+ * The model's explanation of it.
+ */
+explanation: string, 
+/**
+ * The validator's report (valid).
+ */
+validation: ValidationReport, 
+/**
+ * Repair turns it took.
+ */
+repairs: number, 
+/**
+ * The model that answered last.
+ */
+model: string, 
+/**
+ * What the generation cost, USD (every attempt).
+ */
+costUsd: number, 
+/**
+ * The saved workflow, with `saveAs`.
+ */
+workflowId?: WorkflowId, };
 
 /**
  * A workflow's graph. Parse untrusted JSON with [`super::parse_graph`], which reports
@@ -1234,6 +1304,23 @@ projectId: ProjectId,
 userId: UserId, };
 
 /**
+ * Which model a generation uses; absent members let the router pick (`generate` tasks).
+ */
+export type ModelSelection = { 
+/**
+ * A catalogue model (`provider/model` or its id).
+ */
+model?: string, 
+/**
+ * Or a task class for the router.
+ */
+taskClass?: TaskClass, 
+/**
+ * A stored provider credential of the project instead of the instance's providers.
+ */
+credentialId?: CredentialId, };
+
+/**
  * A model of the catalogue.
  */
 export type ModelView = { 
@@ -1418,6 +1505,23 @@ timeoutMs?: number,
  * with `{ "error": … }` as the node's output instead of failing the run.
  */
 continueOnFail?: boolean, };
+
+/**
+ * One proposed next node, with the edge that connects it.
+ */
+export type NodeSuggestionView = { 
+/**
+ * The new node (a fresh id).
+ */
+node: Node, 
+/**
+ * From an existing node to it.
+ */
+edge: Edge, 
+/**
+ * Why.
+ */
+reason: string, };
 
 /**
  * The type of a node. The list is closed: anything else is refused.
@@ -1606,6 +1710,24 @@ workflowId: WorkflowId,
  * The version to publish; the current one when omitted.
  */
 version?: number, };
+
+/**
+ * `ai.refreshModels` params.
+ */
+export type RefreshModelsParams = { 
+/**
+ * An instance provider's id.
+ */
+provider: string, };
+
+/**
+ * `ai.refreshModels` result.
+ */
+export type RefreshModelsResult = { 
+/**
+ * Models the provider lists.
+ */
+models: number, };
 
 /**
  * Params of `auth.refresh`.
@@ -2049,6 +2171,44 @@ version?: number,
  * The child's input as a template value; absent means this node's input.
  */
 input?: JsonValue, };
+
+/**
+ * `ai.suggestNext` params.
+ */
+export type SuggestNextParams = { 
+/**
+ * The workflow (EDITOR); its current version is the partial graph.
+ */
+workflowId: WorkflowId, 
+/**
+ * Continue from this node (default: wherever the graph can go on).
+ */
+nodeId?: string, 
+/**
+ * How many suggestions, 1 to 5 (default 3).
+ */
+maxSuggestions?: number, 
+/**
+ * Model selection.
+ */
+using?: ModelSelection, };
+
+/**
+ * `ai.suggestNext` result.
+ */
+export type SuggestNextResult = { 
+/**
+ * Valid suggestions (invalid ones are dropped).
+ */
+suggestions: Array<NodeSuggestionView>, 
+/**
+ * The model that answered last.
+ */
+model: string, 
+/**
+ * What it cost, USD.
+ */
+costUsd: number, };
 
 /**
  * One branch of a `switch`.

@@ -209,6 +209,13 @@ impl Server {
             .env("WEFT_DATA_DIR", &data)
             .env("WEFT_LOG", "warn")
             .env("WEFT_HEARTBEAT_INTERVAL", "1s")
+            // examples/ai.sh calls the fake provider on 127.0.0.1, which the outbound policy
+            // refuses by default, and prints the spend of `demo-model` at these prices.
+            .env("WEFT_HTTP_ALLOW_HOSTS", "127.0.0.1")
+            .env(
+                "WEFT_AI_MODELS",
+                r#"[{"id":"demo-model","provider":"demo","contextLength":8192,"inputPerMtokUsd":0.5,"outputPerMtokUsd":1.5,"tasks":["generate","cheapFast"],"supportsJsonSchema":false}]"#,
+            )
             .env_remove("WEFT_DATABASE_URL")
             .spawn()
             .context("failed to start the weft binary")?;
@@ -268,6 +275,39 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     run(Command::new("bash").arg(root.join("examples/quickstart.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/workflows.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/runs.sh")).env("WEFT_URL", &server.url))?;
+    {
+        use std::io::BufRead;
+
+        /// `examples/fake_provider.py`, killed when dropped (also when a step fails).
+        struct FakeProvider(Child);
+        impl Drop for FakeProvider {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+
+        let child = Command::new("python3")
+            .args(["examples/fake_provider.py", "--port", "0"])
+            .current_dir(root)
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("failed to start python3 examples/fake_provider.py")?;
+        let mut provider = FakeProvider(child);
+        let stdout = provider.0.stdout.take().context("the fake provider has no stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let Some(base_url) = line.trim().strip_prefix("listening on ") else {
+            bail!("the fake provider did not say where it listens (first line: {line:?})");
+        };
+        println!("fake AI provider at {base_url}");
+        run(Command::new("bash")
+            .arg(root.join("examples/ai.sh"))
+            .env("WEFT_URL", &server.url)
+            .env("AI_BASE_URL", base_url)
+            .env("AI_API_KEY", "sk-example-key-123456789")
+            .env_remove("AI_MODEL"))?;
+    }
     run(Command::new(debug_bin(root, "weft-example-client")).env("WEFT_URL", &server.url))?;
     step("graceful shutdown on SIGTERM");
     server.stop()?;

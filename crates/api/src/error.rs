@@ -33,11 +33,15 @@ pub enum ErrorCode {
     Validation,
     /// Too many attempts; retry after the given delay.
     RateLimited,
+    /// An AI call could exceed a spending budget; nothing was spent.
+    BudgetExceeded,
+    /// An outside service the call needs (an AI provider) is not configured or failed.
+    Upstream,
 }
 
 impl ErrorCode {
     /// Every code, in table order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::ParseError,
         ErrorCode::InvalidRequest,
         ErrorCode::MethodNotFound,
@@ -50,6 +54,8 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::Validation,
         ErrorCode::RateLimited,
+        ErrorCode::BudgetExceeded,
+        ErrorCode::Upstream,
     ];
 
     /// The JSON-RPC `code`.
@@ -67,6 +73,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => -32013,
             ErrorCode::Validation => -32022,
             ErrorCode::RateLimited => -32029,
+            ErrorCode::BudgetExceeded => -32042,
+            ErrorCode::Upstream => -32052,
         }
     }
 
@@ -85,6 +93,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::Validation => "VALIDATION",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
+            ErrorCode::Upstream => "UPSTREAM",
         }
     }
 
@@ -103,6 +113,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "Payload too large",
             ErrorCode::Validation => "Validation failed",
             ErrorCode::RateLimited => "Rate limited",
+            ErrorCode::BudgetExceeded => "Budget exceeded",
+            ErrorCode::Upstream => "Upstream service failed",
         }
     }
 
@@ -121,6 +133,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payloadTooLarge",
             ErrorCode::Validation => "validation",
             ErrorCode::RateLimited => "rateLimited",
+            ErrorCode::BudgetExceeded => "budgetExceeded",
+            ErrorCode::Upstream => "upstream",
         }
     }
 
@@ -157,6 +171,12 @@ impl ErrorCode {
                 "The params have the right shape but break a rule (too short, common password, invalid e-mail). `fields` gives the path of each problem."
             }
             ErrorCode::RateLimited => "Too many attempts; `retryAfterSeconds` says when to try again.",
+            ErrorCode::BudgetExceeded => {
+                "An AI call could take a user's or project's spend past a budget (`ai.budgets.set`) or past the call's own ceiling; it was refused before anything was sent. `reason` says which budget."
+            }
+            ErrorCode::Upstream => {
+                "An outside service the call needs failed or is not configured: `service` names it (`ai`), `reason` says what happened (no provider configured, every provider failed, an answer that never matched the schema). Provider keys never appear in it."
+            }
         }
     }
 }
@@ -277,6 +297,22 @@ pub enum ErrorData {
         /// Seconds to wait before trying again.
         retry_after_seconds: u64,
     },
+    /// See [`ErrorCode::BudgetExceeded`].
+    #[serde(rename = "budgetExceeded", rename_all = "camelCase")]
+    BudgetExceeded {
+        /// Which budget, and by how much.
+        reason: String,
+    },
+    /// See [`ErrorCode::Upstream`].
+    #[serde(rename = "upstream", rename_all = "camelCase")]
+    Upstream {
+        /// The service (`ai`).
+        service: String,
+        /// What happened.
+        reason: String,
+        /// A stable name of the failure (`notConfigured`, `allProvidersFailed`, `invalidOutput`, ...).
+        failure: String,
+    },
     /// See [`ErrorCode::Internal`].
     #[serde(rename = "internal", rename_all = "camelCase")]
     Internal {
@@ -376,6 +412,22 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_seconds: u64,
     },
+    /// See [`ErrorCode::BudgetExceeded`].
+    #[error("budget exceeded: {reason}")]
+    BudgetExceeded {
+        /// Which budget.
+        reason: String,
+    },
+    /// See [`ErrorCode::Upstream`].
+    #[error("{service} failed: {reason}")]
+    Upstream {
+        /// The service.
+        service: &'static str,
+        /// What happened.
+        reason: String,
+        /// Stable failure name.
+        failure: &'static str,
+    },
     /// See [`ErrorCode::Internal`].
     #[error(transparent)]
     Internal(#[from] InternalError),
@@ -412,6 +464,8 @@ impl ApiError {
             ApiError::StaleVersion { .. } => ErrorCode::Conflict,
             ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::BudgetExceeded { .. } => ErrorCode::BudgetExceeded,
+            ApiError::Upstream { .. } => ErrorCode::Upstream,
             ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -449,6 +503,10 @@ impl ApiError {
             },
             ApiError::PayloadTooLarge { limit, what } => ErrorData::PayloadTooLarge { limit, what },
             ApiError::RateLimited { retry_after_seconds } => ErrorData::RateLimited { retry_after_seconds },
+            ApiError::BudgetExceeded { reason } => ErrorData::BudgetExceeded { reason },
+            ApiError::Upstream { service, reason, failure } => {
+                ErrorData::Upstream { service: service.to_owned(), reason, failure: failure.to_owned() }
+            }
             ApiError::Internal(err) => {
                 let correlation_id = uuid::Uuid::new_v4().to_string();
                 tracing::error!(correlation_id, error = %err, cause = ?std::error::Error::source(&err), "internal error");

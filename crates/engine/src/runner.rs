@@ -240,9 +240,6 @@ fn delay(
 async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Result<Outcome, NodeError> {
     let t = &inner.templates;
     let data = &ctx.data;
-    if config.credential_id.is_some() {
-        return Err(NodeError::other("credentials are not available on this server version yet"));
-    }
     let pairs =
         |items: &[weft_core::workflow::nodes::NameValue]| -> Result<Vec<(String, String)>, NodeError> {
             items.iter().map(|nv| Ok((nv.name.clone(), t.render_str(&nv.value, data)?))).collect()
@@ -253,10 +250,22 @@ async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Resu
         Some(HttpBody::Text(text)) => Some(OutboundBody::Text(t.render_str(text, data)?)),
         Some(HttpBody::Form(fields)) => Some(OutboundBody::Form(pairs(fields)?)),
     };
+    let mut headers = pairs(&config.headers)?;
+    let mut secret_headers = Vec::new();
+    if let Some(credential) = &config.credential_id {
+        let (name, value) = inner
+            .ai
+            .http_credential(ctx.run.project_id, credential)
+            .await
+            .map_err(|err| NodeError::other(err.to_string()))?;
+        headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+        headers.push((name.clone(), secrecy::ExposeSecret::expose_secret(&value).to_owned()));
+        secret_headers.push(name);
+    }
     let request = OutboundRequest {
         method: config.method,
         url: t.render_str(&config.url, data)?.trim().to_owned(),
-        headers: pairs(&config.headers)?,
+        headers,
         query: pairs(&config.query)?,
         body,
         timeout: Duration::from_millis(config.timeout_ms),
@@ -264,6 +273,7 @@ async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Resu
         response_format: config.response.format,
         max_bytes: config.response.max_bytes,
         fail_on_status: config.response.fail_on_status,
+        secret_headers,
     };
     match inner.http.send(request).await {
         Ok(response) => {

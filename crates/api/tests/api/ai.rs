@@ -253,3 +253,141 @@ async fn credentials_are_sealed_scoped_to_their_project_and_used_by_ai_nodes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_to_workflow_returns_a_valid_graph_saves_it_and_respects_budgets() {
+    on_both("api ai generate", |app, provider| async move {
+        let p = project(&app).await;
+        let graph = json!({
+            "nodes": [
+                node("start", "start", json!({})),
+                node("greet", "transform", json!({"output": "Hello {{ input.name }}"})),
+                node("done", "end", json!({})),
+            ],
+            "edges": [
+                {"source": "start", "sourcePort": "out", "target": "greet", "targetPort": "in"},
+                {"source": "greet", "sourcePort": "out", "target": "done", "targetPort": "in"},
+            ],
+        });
+        provider.enqueue(
+            Reply::json(&json!({"graph": graph, "explanation": "Greets the caller"})).usage(900, 120),
+        );
+        let generated: Value = app
+            .call(
+                "ai.generateWorkflow",
+                json!({"projectId": p.id, "description": "Greet whoever calls", "saveAs": "Greeter"}),
+                Some(&p.token),
+            )
+            .await
+            .unwrap();
+        assert_eq!(generated["validation"]["valid"], true, "{generated}");
+        assert_eq!(generated["explanation"], "Greets the caller");
+        assert_eq!(generated["graph"]["nodes"].as_array().map(Vec::len), Some(3));
+        assert!(generated["costUsd"].as_f64().unwrap() > 0.0, "{generated}");
+        let prompt = provider.chat_requests()[0].body.to_string();
+        assert!(
+            prompt.contains("Greet whoever calls") && prompt.contains("transform"),
+            "the catalogue is in the prompt"
+        );
+        let saved: Value = app
+            .call("workflow.get", json!({"workflowId": generated["workflowId"]}), Some(&p.token))
+            .await
+            .unwrap();
+        assert_eq!(saved["workflow"]["name"], "Greeter");
+        assert_eq!(saved["validation"]["valid"], true);
+
+        let usage: Value = app
+            .call("ai.usage", json!({"projectId": p.id, "groupBy": "model"}), Some(&p.token))
+            .await
+            .unwrap();
+        assert_eq!(usage["rows"][0]["calls"], 1, "{usage}");
+
+        app.call::<Value>(
+            "ai.budgets.set",
+            json!({"scope": "user", "period": "month", "limitUsd": 0.0}),
+            Some(&p.token),
+        )
+        .await
+        .unwrap();
+        let refused = app
+            .call::<Value>(
+                "ai.generateWorkflow",
+                json!({"projectId": p.id, "description": "Anything"}),
+                Some(&p.token),
+            )
+            .await;
+        let data = expect_error(refused, -32042, "budgetExceeded");
+        assert!(data["reason"].as_str().unwrap_or_default().contains("budget"), "{data}");
+        assert_eq!(provider.chat_requests().len(), 1, "refused before any request");
+        let bad = app
+            .call::<Value>(
+                "ai.generateWorkflow",
+                json!({"projectId": p.id, "description": " "}),
+                Some(&p.token),
+            )
+            .await;
+        expect_error(bad, -32022, "validation");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_nodes_send_stored_credentials_without_showing_them() {
+    use std::sync::{Arc, Mutex};
+    on_both("api http credentials", |app, _provider| async move {
+        let seen: Arc<Mutex<Vec<(Option<String>, Option<String>)>>> = Arc::default();
+        let recorder = seen.clone();
+        let target = axum::Router::new().route(
+            "/hook",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let recorder = recorder.clone();
+                async move {
+                    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    recorder.lock().unwrap().push((get("x-api-key"), get("authorization")));
+                    axum::Json(json!({"ok": true}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, target).await.unwrap() });
+
+        let p = project(&app).await;
+        let mut ids = Vec::new();
+        for (name, kind, header, secret) in [
+            ("hook key", "header", Some("X-Api-Key"), "hdr-secret-value-1234"),
+            ("hook token", "bearer", None, "bearer-secret-value-5678"),
+        ] {
+            let mut params = json!({"projectId": p.id, "name": name, "kind": kind, "secret": secret});
+            if let Some(header) = header {
+                params["headerName"] = json!(header);
+            }
+            let created: Value = app.call("ai.credentials.create", params, Some(&p.token)).await.unwrap();
+            ids.push(created["id"].clone());
+        }
+        for (id, expected) in ids.iter().zip([
+            (Some("hdr-secret-value-1234".to_owned()), None),
+            (None, Some("Bearer bearer-secret-value-5678".to_owned())),
+        ]) {
+            let graph = json!({
+                "nodes": [
+                    node("start", "start", json!({})),
+                    node("call", "http", json!({"url": format!("{base}/hook"), "credentialId": id})),
+                    node("done", "end", json!({})),
+                ],
+                "edges": [
+                    {"source": "start", "sourcePort": "out", "target": "call", "targetPort": "in"},
+                    {"source": "call", "sourcePort": "out", "target": "done", "targetPort": "in"},
+                ],
+            });
+            let workflow_id = workflow(&app, &p, graph).await;
+            let run = execute(&app, &p, &workflow_id, json!({})).await;
+            assert_eq!(run["status"], "succeeded", "{run}");
+            assert_eq!(seen.lock().unwrap().last().cloned(), Some(expected));
+            let detail: Value =
+                app.call("run.get", json!({"runId": run["id"]}), Some(&p.token)).await.unwrap();
+            assert!(!detail.to_string().contains("secret-value"), "no secret in the trace: {detail}");
+        }
+    })
+    .await;
+}

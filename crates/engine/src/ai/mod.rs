@@ -232,6 +232,46 @@ impl AiRuntime {
         Ok(AiClient::new(config, catalogue)?)
     }
 
+    /// The header an HTTP node sends for the stored credential `credential` of `project`:
+    /// `Authorization: Bearer …` for `bearer` credentials, the named header for `header` ones.
+    pub async fn http_credential(
+        &self,
+        project: ProjectId,
+        credential: &str,
+    ) -> Result<(String, SecretString), AiSetupError> {
+        let unusable = || {
+            AiSetupError::NotConfigured(format!(
+                "credential {credential} is not an HTTP credential of this project"
+            ))
+        };
+        let id = credential.parse::<uuid::Uuid>().map(CredentialId).map_err(|_| unusable())?;
+        let stored =
+            self.store.get_credential(id).await?.filter(|c| c.project_id == project).ok_or_else(unusable)?;
+        let cipher = self.cipher.as_ref().ok_or_else(|| {
+            AiSetupError::NotConfigured("stored credentials need WEFT_SECRET_KEY on this server".to_owned())
+        })?;
+        let secret = cipher
+            .open(&stored.sealed, &Self::seal_context(stored.id, stored.project_id))
+            .map_err(|e| AiSetupError::NotConfigured(format!("credential {}: {e}", stored.name)))?;
+        match (stored.kind, stored.header_name) {
+            (CredentialKind::Bearer, _) => {
+                let value = format!("Bearer {}", secrecy::ExposeSecret::expose_secret(&secret));
+                Ok(("authorization".to_owned(), SecretString::from(value)))
+            }
+            (CredentialKind::Header, Some(name)) => Ok((name, secret)),
+            _ => Err(unusable()),
+        }
+    }
+
+    /// Refreshes the catalogue from an instance provider's OpenRouter-style `/models`;
+    /// answers how many models it lists.
+    pub async fn refresh_models(&self, provider: &str) -> Result<usize, AiSetupError> {
+        let client = self.instance.as_ref().ok_or_else(|| {
+            AiSetupError::NotConfigured("no AI provider is configured on this server".to_owned())
+        })?;
+        Ok(client.refresh_catalogue(provider).await?)
+    }
+
     /// The budget guard of a call by `user` in `project`, with the per-execution ceiling
     /// `max_cost_usd`.
     pub async fn guard(

@@ -100,6 +100,11 @@ impl OutboundHttp {
             method: method(request.method),
             headers: header_map(request)?,
             body: request.body.as_ref().map(OutboundBody::encode).transpose()?,
+            secret_headers: request
+                .secret_headers
+                .iter()
+                .filter_map(|name| header::HeaderName::from_bytes(name.as_bytes()).ok())
+                .collect(),
         };
         let spec = ResponseSpec {
             format: request.response_format,
@@ -163,6 +168,8 @@ struct Hop {
     method: Method,
     headers: HeaderMap,
     body: Option<EncodedBody>,
+    /// Credential headers of the request besides the standard ones.
+    secret_headers: Vec<header::HeaderName>,
 }
 
 impl Hop {
@@ -175,7 +182,7 @@ impl Hop {
             self.headers.remove(header::CONTENT_TYPE);
         }
         if !same_origin {
-            for name in &CREDENTIAL_HEADERS {
+            for name in CREDENTIAL_HEADERS.iter().chain(&self.secret_headers) {
                 self.headers.remove(name);
             }
         }

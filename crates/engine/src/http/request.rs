@@ -44,6 +44,9 @@ pub struct OutboundRequest {
     pub max_bytes: u64,
     /// A status outside 200–299 fails the request.
     pub fail_on_status: bool,
+    /// Names of headers that carry a stored credential: like `Authorization`, they never
+    /// follow a redirect to another origin.
+    pub secret_headers: Vec<String>,
 }
 
 impl OutboundRequest {
@@ -60,6 +63,7 @@ impl OutboundRequest {
             response_format: ResponseFormat::Json,
             max_bytes: weft_core::workflow::nodes::DEFAULT_HTTP_MAX_BYTES,
             fail_on_status: true,
+            secret_headers: Vec::new(),
         }
     }
 }

@@ -22,6 +22,7 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> axum
         "contentType": header("content-type"),
         "idempotencyKey": header("idempotency-key"),
         "authorization": header("authorization"),
+        "apiKey": header("x-api-key"),
         "userAgent": header("user-agent"),
         "body": String::from_utf8_lossy(&body),
     }))
@@ -195,6 +196,25 @@ async fn credentials_do_not_follow_redirects_to_other_origins() {
     assert_eq!(client.send(request.clone()).await.unwrap().body["authorization"], "Bearer s3cret");
     request.query = vec![("to".into(), format!("http://{second}/echo"))];
     assert_eq!(client.send(request).await.unwrap().body["authorization"], Value::Null);
+}
+
+#[tokio::test]
+async fn stored_credential_headers_do_not_follow_redirects_to_other_origins() {
+    let first = spawn(app()).await;
+    let second = spawn(app()).await;
+    let policy = OutboundPolicy::new(false, [first.to_string(), second.to_string()]).unwrap();
+    let client = OutboundHttp::new(policy).unwrap();
+    let mut request = OutboundRequest::get(format!("http://{first}/redirect"));
+    request.headers = vec![("X-Api-Key".into(), "k-123".into()), ("X-Other".into(), "kept".into())];
+    request.secret_headers = vec!["X-Api-Key".into()];
+    request.query = vec![("to".into(), "/echo".into())];
+    assert_eq!(client.send(request.clone()).await.unwrap().body["apiKey"], "k-123", "same origin keeps it");
+    request.query = vec![("to".into(), format!("http://{second}/echo"))];
+    assert_eq!(
+        client.send(request).await.unwrap().body["apiKey"],
+        Value::Null,
+        "another origin never sees it"
+    );
 }
 
 #[tokio::test]

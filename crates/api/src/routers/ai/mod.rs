@@ -2,6 +2,7 @@
 //! at rest, never returned), budgets, and the spend report. AI nodes run in the engine
 //! (`weft_engine::ai`); this router manages what they use.
 
+pub mod generate;
 pub mod types;
 
 use chrono::Utc;
@@ -28,9 +29,13 @@ pub fn register(registry: Registry) -> Registry {
         .add::<SetBudget>()
         .add::<ListBudgets>()
         .add::<DeleteBudget>()
+        .add::<RefreshModels>()
+        .add::<generate::GenerateWorkflow>()
+        .add::<generate::SuggestNext>()
 }
 
-const MEMBER: Access = Access::Role(Role::Guest);
+pub(crate) const MEMBER: Access = Access::Role(Role::Guest);
+const ADMIN: Access = Access::Role(Role::Admin);
 /// Longest secret, in bytes.
 const MAX_SECRET_BYTES: usize = 8192;
 /// Most models named by one credential.
@@ -68,6 +73,24 @@ impl Procedure for Models {
             })
             .collect();
         Ok(ModelsResult { providers: ai.provider_ids(), models })
+    }
+}
+
+/// `ai.refreshModels`.
+pub struct RefreshModels;
+impl Procedure for RefreshModels {
+    const NAME: &'static str = "ai.refreshModels";
+    const DOC: &'static str = "Refreshes the model catalogue (context lengths, prices) from an instance provider's OpenRouter-style `/models` (ADMIN); answers how many models it lists.";
+    const ACCESS: Access = ADMIN;
+    type Params = RefreshModelsParams;
+    type Output = RefreshModelsResult;
+
+    async fn call(ctx: CallContext, params: RefreshModelsParams) -> Result<RefreshModelsResult, ApiError> {
+        if !runtime(&ctx).provider_ids().contains(&params.provider) {
+            return Err(ApiError::NotFound { resource: "provider" });
+        }
+        let listed = runtime(&ctx).refresh_models(&params.provider).await.map_err(generate::setup_error)?;
+        Ok(RefreshModelsResult { models: listed as u32 })
     }
 }
 

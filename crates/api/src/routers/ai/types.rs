@@ -373,3 +373,19 @@ pub struct BudgetList {
     /// The caller's budgets and the project's.
     pub budgets: Vec<BudgetView>,
 }
+
+/// `ai.refreshModels` params.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RefreshModelsParams {
+    /// An instance provider's id.
+    pub provider: String,
+}
+
+/// `ai.refreshModels` result.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshModelsResult {
+    /// Models the provider lists.
+    pub models: u32,
+}
