@@ -335,7 +335,8 @@ async fn text_to_workflow_returns_a_valid_graph_saves_it_and_respects_budgets() 
 async fn http_nodes_send_stored_credentials_without_showing_them() {
     use std::sync::{Arc, Mutex};
     on_both("api http credentials", |app, _provider| async move {
-        let seen: Arc<Mutex<Vec<(Option<String>, Option<String>)>>> = Arc::default();
+        type Seen = Vec<(Option<String>, Option<String>)>;
+        let seen: Arc<Mutex<Seen>> = Arc::default();
         let recorder = seen.clone();
         let target = axum::Router::new().route(
             "/hook",
