@@ -53,6 +53,10 @@ export const ErrorCodes = {
   VALIDATION: -32022,
   /** Too many requests; see `data.retryAfterSeconds`. */
   RATE_LIMITED: -32029,
+  /** An AI call could exceed a spending budget and was refused before any spend; see `data.reason`. */
+  BUDGET_EXCEEDED: -32042,
+  /** An outside service (an AI provider) failed or is not configured; see `data.service`, `data.failure`. */
+  UPSTREAM: -32052,
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */

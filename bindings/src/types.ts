@@ -768,7 +768,11 @@ using?: ModelSelection,
 /**
  * Save the graph as a new workflow with this name.
  */
-saveAs?: string, };
+saveAs?: string, 
+/**
+ * Or save it as the next version of an existing workflow of the project.
+ */
+saveTo?: SaveTo, };
 
 /**
  * `ai.generateWorkflow` result.
@@ -799,9 +803,13 @@ model: string,
  */
 costUsd: number, 
 /**
- * The saved workflow, with `saveAs`.
+ * The saved workflow, with `saveAs` or `saveTo`.
  */
-workflowId?: WorkflowId, };
+workflowId?: WorkflowId, 
+/**
+ * The saved version, with `saveAs` (1) or `saveTo`.
+ */
+version?: number, };
 
 /**
  * A workflow's graph. Parse untrusted JSON with [`super::parse_graph`], which reports
@@ -2016,6 +2024,19 @@ workflow: Workflow,
  * The saved graph's validation report (drafts may be saved with issues).
  */
 validation: ValidationReport, };
+
+/**
+ * Where `ai.generateWorkflow` saves a new version.
+ */
+export type SaveTo = { 
+/**
+ * The workflow (EDITOR).
+ */
+workflowId: WorkflowId, 
+/**
+ * Its current version; a stale one answers CONFLICT and saves nothing.
+ */
+expectedVersion: number, };
 
 /**
  * Identifies a login session: the family of refresh tokens issued from one login.

@@ -228,6 +228,34 @@ test("Weft client end-to-end", { timeout: 120_000 }, async (t: TestContext) => {
       assert.equal(conflict?.currentVersion, saved.workflow.currentVersion);
     });
 
+    await step("AI: catalogue, a sealed credential, budgets and usage; no provider answers UPSTREAM", async () => {
+      const project = await within(client.project.create({ name: "E2E AI" }), "project.create");
+      const models = await within(client.ai.models({}), "ai.models");
+      assert.ok(Array.isArray(models.models));
+      const secret = "e2e-bearer-secret-000042";
+      const credential = await within(
+        client.ai.credentials.create({ projectId: project.id, name: "hook", kind: "bearer", secret }),
+        "ai.credentials.create",
+      );
+      assert.equal(credential.hint, "…0042");
+      const listed = await within(client.ai.credentials.list({ projectId: project.id }), "ai.credentials.list");
+      assert.equal(listed.credentials.length, 1);
+      assert.ok(!JSON.stringify(listed).includes(secret), "the secret is never returned");
+      const budget = await within(
+        client.ai.budgets.set({ scope: "project", projectId: project.id, period: "month", limitUsd: 5 }),
+        "ai.budgets.set",
+      );
+      assert.equal(budget.limitUsd, 5);
+      const usage = await within(client.ai.usage({ projectId: project.id, groupBy: "day" }), "ai.usage");
+      assert.equal(usage.totalCostUsd, 0);
+      const failed = await rejectsWithCode(
+        client.ai.generateWorkflow({ projectId: project.id, description: "Greet people" }),
+        ErrorCodes.UPSTREAM,
+        "ai.generateWorkflow on a server without providers",
+      );
+      assert.equal(failed.data?.kind, "upstream");
+    });
+
     await step("refresh rotates tokens; reusing the old refresh token fails", async () => {
       assert.ok(registered);
       const old = registered;

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
 use serde_json::{Value, json};
 use weft_ai::testing::{Reply, TestProvider};
 use weft_ai::{ModelInfo, TaskClass};
-use weft_events::WeftEvent;
 use weft_store::testing::TestDatabase;
 
 use crate::helpers::{TestApp, email, expect_error, test_config};
@@ -105,7 +106,11 @@ async fn an_ai_node_streams_tokens_reports_its_cost_and_budgets_refuse_before_sp
         let prompt =
             json!({"model": "local/m-small", "prompt": "Greet {{ input.name }}", "systemPrompt": "Be brief"});
         let workflow_id = workflow(&app, &p, ai_graph(prompt)).await;
-        let mut events = app.state.bus().subscribe();
+        // A browser-like SSE client of the project's member sees the tokens live.
+        let response =
+            app.http.get(format!("{}/events", app.base)).bearer_auth(&p.token).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let mut sse = Box::pin(response.bytes_stream().eventsource());
         let run = execute(&app, &p, &workflow_id, json!({"name": "Ada"})).await;
         assert_eq!(run["status"], "succeeded", "{run}");
         let output = &run["output"];
@@ -125,12 +130,21 @@ async fn an_ai_node_streams_tokens_reports_its_cost_and_budgets_refuse_before_sp
         assert!(sent.contains("Greet Ada") && sent.contains("Be brief"), "{sent}");
 
         let mut streamed = String::new();
-        while let Ok(envelope) = events.try_recv() {
-            if let WeftEvent::NodeToken { node_id, text, .. } = &envelope.event {
-                assert_eq!(node_id, "ask");
-                streamed.push_str(text);
+        let read = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(event) = sse.next().await {
+                let event = event.unwrap();
+                let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+                match event.event.as_str() {
+                    "node.token" => {
+                        assert_eq!(data["nodeId"], "ask");
+                        streamed.push_str(data["text"].as_str().unwrap_or_default());
+                    }
+                    "run.succeeded" if data["runId"] == run["id"] => return,
+                    _ => {}
+                }
             }
-        }
+        });
+        read.await.expect("the run's events reach the SSE stream");
         assert_eq!(streamed, "Hello Ada, nice to meet you", "tokens arrive as node.token events, in order");
 
         let usage: Value = app
@@ -296,11 +310,37 @@ async fn text_to_workflow_returns_a_valid_graph_saves_it_and_respects_budgets() 
         assert_eq!(saved["workflow"]["name"], "Greeter");
         assert_eq!(saved["validation"]["valid"], true);
 
+        // The next version of an existing workflow; a stale version is refused before any spend.
+        provider.enqueue(Reply::json(&json!({"graph": graph, "explanation": "Again"})).usage(10, 10));
+        let target = json!({"workflowId": generated["workflowId"], "expectedVersion": 1});
+        let again: Value = app
+            .call(
+                "ai.generateWorkflow",
+                json!({"projectId": p.id, "description": "Greet again", "saveTo": target}),
+                Some(&p.token),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (again["workflowId"].clone(), again["version"].clone()),
+            (generated["workflowId"].clone(), json!(2))
+        );
+        let stale = app
+            .call::<Value>(
+                "ai.generateWorkflow",
+                json!({"projectId": p.id, "description": "Greet again", "saveTo": target}),
+                Some(&p.token),
+            )
+            .await;
+        let data = expect_error(stale, -32009, "conflict");
+        assert_eq!(data["currentVersion"], 2);
+        assert_eq!(provider.chat_requests().len(), 2, "nothing was asked for a stale target");
+
         let usage: Value = app
             .call("ai.usage", json!({"projectId": p.id, "groupBy": "model"}), Some(&p.token))
             .await
             .unwrap();
-        assert_eq!(usage["rows"][0]["calls"], 1, "{usage}");
+        assert_eq!(usage["rows"][0]["calls"], 2, "{usage}");
 
         app.call::<Value>(
             "ai.budgets.set",
@@ -318,7 +358,7 @@ async fn text_to_workflow_returns_a_valid_graph_saves_it_and_respects_budgets() 
             .await;
         let data = expect_error(refused, -32042, "budgetExceeded");
         assert!(data["reason"].as_str().unwrap_or_default().contains("budget"), "{data}");
-        assert_eq!(provider.chat_requests().len(), 1, "refused before any request");
+        assert_eq!(provider.chat_requests().len(), 2, "refused before any request");
         let bad = app
             .call::<Value>(
                 "ai.generateWorkflow",

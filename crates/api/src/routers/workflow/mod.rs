@@ -274,6 +274,23 @@ async fn save(
     }
 }
 
+/// Saves `graph` whole as the version after `expected_version` of workflow `id` of
+/// `project` (EDITOR; a stale version answers CONFLICT, another project's workflow NOT_FOUND).
+pub(crate) async fn save_whole(
+    ctx: &CallContext,
+    project: weft_core::ProjectId,
+    id: WorkflowId,
+    expected_version: i32,
+    graph: Graph,
+    message: String,
+) -> Result<SaveResult, ApiError> {
+    let workflow = require_editable(ctx, id, expected_version).await?;
+    if workflow.project_id != project {
+        return Err(ApiError::NotFound { resource: "workflow" });
+    }
+    save(ctx, workflow.id, expected_version, Edited::whole(graph)?, message).await
+}
+
 /// Applies `operations` to the cached version an edit starts from. Nodes and edges the
 /// patch touched are parsed again (all of the graph when it added, removed or moved
 /// nodes) and put back into the document in normalised form; the delta stored for the new
