@@ -64,6 +64,20 @@ export function createClient(options: ClientOptions) {
       /** A single-use, short-lived ticket for opening the event stream from a browser's EventSource, which cannot send an Authorization header: GET /events?ticket=<ticket>. Requires an access token with role GUEST or higher. */
       streamTicket: (params: Procedures["auth.streamTicket"]["params"], options?: CallOptions) => rpc.call("auth.streamTicket", params, options),
     },
+    notification: {
+      /** Deletes one of the caller's notifications (another's answers not-found). Requires an access token with role GUEST or higher. */
+      delete: (params: Procedures["notification.delete"]["params"], options?: CallOptions) => rpc.call("notification.delete", params, options),
+      /** The caller's notifications, newest first (cursor pagination), optionally only the unread ones, with the unread count. Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["notification.list"]["params"], options?: CallOptions) => rpc.call("notification.list", params, options),
+      /** Marks every unread notification of the caller read. Requires an access token with role GUEST or higher. */
+      markAllRead: (params: Procedures["notification.markAllRead"]["params"], options?: CallOptions) => rpc.call("notification.markAllRead", params, options),
+      /** Marks some of the caller's notifications read; answers how many changed. Requires an access token with role GUEST or higher. */
+      markRead: (params: Procedures["notification.markRead"]["params"], options?: CallOptions) => rpc.call("notification.markRead", params, options),
+      /** The caller's preference for every notification kind (default: shown in the app). Requires an access token with role GUEST or higher. */
+      preferences: (params: Procedures["notification.preferences"]["params"], options?: CallOptions) => rpc.call("notification.preferences", params, options),
+      /** Turns a notification kind on or off for the caller: kinds turned off are neither stored nor pushed. Requires an access token with role GUEST or higher. */
+      setPreference: (params: Procedures["notification.setPreference"]["params"], options?: CallOptions) => rpc.call("notification.setPreference", params, options),
+    },
     project: {
       /** Accepts a pending invitation addressed to the caller's e-mail address and joins the project. Invitations addressed to others, expired, or already answered answer not-found. Requires an access token with role GUEST or higher. */
       acceptInvitation: (params: Procedures["project.acceptInvitation"]["params"], options?: CallOptions) => rpc.call("project.acceptInvitation", params, options),

@@ -133,6 +133,18 @@ export interface Procedures {
   "ai.generateWorkflow": { params: T.GenerateWorkflowParams; result: T.GenerateWorkflowResult };
   /** Proposes 1 to 5 next nodes for a workflow's current graph (EDITOR), each with the edge that connects it; suggestions that would not fit the graph are dropped. Spends from the caller's and the project's budgets. Requires an access token with role GUEST or higher. */
   "ai.suggestNext": { params: T.SuggestNextParams; result: T.SuggestNextResult };
+  /** The caller's notifications, newest first (cursor pagination), optionally only the unread ones, with the unread count. Requires an access token with role GUEST or higher. */
+  "notification.list": { params: T.ListParams; result: T.NotificationPage };
+  /** Marks some of the caller's notifications read; answers how many changed. Requires an access token with role GUEST or higher. */
+  "notification.markRead": { params: T.MarkReadParams; result: T.Updated };
+  /** Marks every unread notification of the caller read. Requires an access token with role GUEST or higher. */
+  "notification.markAllRead": { params: T.NoParams; result: T.Updated };
+  /** Deletes one of the caller's notifications (another's answers not-found). Requires an access token with role GUEST or higher. */
+  "notification.delete": { params: T.NotificationRef; result: T.Updated };
+  /** The caller's preference for every notification kind (default: shown in the app). Requires an access token with role GUEST or higher. */
+  "notification.preferences": { params: T.NoParams; result: T.PreferenceList };
+  /** Turns a notification kind on or off for the caller: kinds turned off are neither stored nor pushed. Requires an access token with role GUEST or higher. */
+  "notification.setPreference": { params: T.Preference; result: T.PreferenceList };
 }
 
 /** Every procedure name. */
@@ -202,4 +214,10 @@ export const procedureNames = [
   "ai.refreshModels",
   "ai.generateWorkflow",
   "ai.suggestNext",
+  "notification.list",
+  "notification.markRead",
+  "notification.markAllRead",
+  "notification.delete",
+  "notification.preferences",
+  "notification.setPreference",
 ] as const;

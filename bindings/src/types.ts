@@ -1107,6 +1107,23 @@ export type ListCredentialsParams = {
 projectId: ProjectId, };
 
 /**
+ * `notification.list` params.
+ */
+export type ListParams = { 
+/**
+ * Only unread ones.
+ */
+unreadOnly?: boolean, 
+/**
+ * From a previous page's `nextCursor`.
+ */
+cursor?: string, 
+/**
+ * Page size (default 50, at most 200).
+ */
+limit?: number, };
+
+/**
  * Params of `project.list`.
  */
 export type ListProjectsParams = { 
@@ -1265,6 +1282,15 @@ maxIterations?: number, };
 export type LoopKind = "forEach" | "while";
 
 /**
+ * `notification.markRead` params.
+ */
+export type MarkReadParams = { 
+/**
+ * The caller's notifications to mark read (others' are ignored).
+ */
+notificationIds: Array<string>, };
+
+/**
  * One member.
  */
 export type Member = { 
@@ -1391,6 +1417,11 @@ name: string,
  * Template.
  */
 value: string, };
+
+/**
+ * No params.
+ */
+export type NoParams = Record<symbol, never>;
 
 /**
  * One step of a workflow. On the wire: `{ id, name, type, position, config, settings? }`,
@@ -1571,6 +1602,79 @@ export type NodeTypeList = {
 types: Array<NodeTypeInfo>, };
 
 /**
+ * What a notification is about.
+ */
+export type NotificationKind = "runFailed" | "approvalRequested" | "approvalEscalated" | "invitationReceived" | "memberJoined" | "budgetNearlyReached";
+
+/**
+ * `notification.list` result.
+ */
+export type NotificationPage = { 
+/**
+ * Newest first.
+ */
+notifications: Array<NotificationView>, 
+/**
+ * The next page, when there is one.
+ */
+nextCursor?: string, 
+/**
+ * Unread notifications in all.
+ */
+unread: number, };
+
+/**
+ * How urgent a notification is.
+ */
+export type NotificationPriority = "low" | "normal" | "high" | "urgent";
+
+/**
+ * Names a notification.
+ */
+export type NotificationRef = { 
+/**
+ * The notification.
+ */
+notificationId: string, };
+
+/**
+ * A notification as the receiver sees it.
+ */
+export type NotificationView = { 
+/**
+ * The notification.
+ */
+id: string, 
+/**
+ * What it is about.
+ */
+kind: NotificationKind, 
+/**
+ * How urgent.
+ */
+priority: NotificationPriority, 
+/**
+ * One line.
+ */
+title: string, 
+/**
+ * More detail.
+ */
+body: string, 
+/**
+ * Ids of what it is about (`runId`, `projectId`, `taskId`, ...).
+ */
+data: JsonValue, 
+/**
+ * Read already.
+ */
+read: boolean, 
+/**
+ * Created.
+ */
+createdAt: string, };
+
+/**
  * `parallel`: starts branches that run concurrently. With named `branches`, each name is an
  * output port; without, the single `out` port fans out to every edge leaving it.
  */
@@ -1631,6 +1735,28 @@ x: number,
  * Vertical coordinate.
  */
 y: number, };
+
+/**
+ * One kind's preference.
+ */
+export type Preference = { 
+/**
+ * The kind.
+ */
+kind: NotificationKind, 
+/**
+ * Shown in the app (and pushed on event streams).
+ */
+inApp: boolean, };
+
+/**
+ * Every kind with its preference.
+ */
+export type PreferenceList = { 
+/**
+ * One entry per kind (default: in the app).
+ */
+preferences: Array<Preference>, };
 
 /**
  * A project as its members see it.
@@ -2375,6 +2501,15 @@ tags?: Array<string>,
 errorWorkflowId?: string | null, };
 
 /**
+ * How many notifications changed.
+ */
+export type Updated = { 
+/**
+ * Count.
+ */
+updated: number, };
+
+/**
  * How `ai.usage` groups calls.
  */
 export type UsageGroup = "day" | "model" | "project" | "workflow";
@@ -2701,7 +2836,11 @@ retryAt: string,
 /**
  * What went wrong.
  */
-error: JsonValue, } | { "type": "node.token", 
+error: JsonValue, } | { "type": "notification.created", 
+/**
+ * The notification.
+ */
+notification: NotificationView, } | { "type": "node.token", 
 /**
  * The run.
  */

@@ -9,6 +9,7 @@ mod m20261122_000002_projects_workflows;
 mod m20261122_000003_version_deltas;
 mod m20261122_000004_runs;
 mod m20261202_000005_ai;
+mod m20261202_000006_notifications;
 
 /// Applies Weft's migrations.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_version_deltas::Migration),
             Box::new(m20261122_000004_runs::Migration),
             Box::new(m20261202_000005_ai::Migration),
+            Box::new(m20261202_000006_notifications::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ mod context;
 pub mod http;
 mod inline;
 pub mod loops;
+pub mod notify;
 pub mod plan;
 pub mod runner;
 pub mod schedule;
@@ -343,6 +344,7 @@ impl Engine {
                         next = failed.recv() => next,
                     };
                     let Some((run, error)) = next else { break };
+                    inner.notify_run_failed(&run, &error).await;
                     if let Err(err) = inner.start_error_handler(&run, error).await {
                         tracing::warn!(run = %run.id, error = %err, "failed to start the error handler workflow");
                     }

@@ -94,6 +94,7 @@ pub async fn approval(
         for (audience, event) in requested(&task) {
             inner.bus.publish(audience, event);
         }
+        inner.notify_approval(&task).await;
         inner.publish(run, WeftEvent::RunWaiting { run_id: run.id, node_id: step.node_id.clone() });
         return Ok(());
     };
@@ -131,6 +132,7 @@ pub async fn approval(
         for (audience, event) in requested(&escalated) {
             inner.bus.publish(audience, event);
         }
+        inner.notify_approval(&escalated).await;
         return Ok(());
     }
     let status =

@@ -45,6 +45,120 @@ impl RevokeReason {
     }
 }
 
+/// What a notification is about.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationKind {
+    /// A run the receiver started failed.
+    RunFailed,
+    /// An approval waits for the receiver's decision.
+    ApprovalRequested,
+    /// An approval was escalated to the receiver after a timeout.
+    ApprovalEscalated,
+    /// The receiver was invited to a project.
+    InvitationReceived,
+    /// Someone joined a project the receiver owns.
+    MemberJoined,
+    /// An AI budget the receiver is responsible for is nearly spent (80 %).
+    BudgetNearlyReached,
+}
+
+impl NotificationKind {
+    /// Every kind.
+    pub const ALL: [NotificationKind; 6] = [
+        Self::RunFailed,
+        Self::ApprovalRequested,
+        Self::ApprovalEscalated,
+        Self::InvitationReceived,
+        Self::MemberJoined,
+        Self::BudgetNearlyReached,
+    ];
+
+    /// The stored (and wire) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RunFailed => "runFailed",
+            Self::ApprovalRequested => "approvalRequested",
+            Self::ApprovalEscalated => "approvalEscalated",
+            Self::InvitationReceived => "invitationReceived",
+            Self::MemberJoined => "memberJoined",
+            Self::BudgetNearlyReached => "budgetNearlyReached",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// How urgent notifications of this kind are.
+    pub fn priority(self) -> NotificationPriority {
+        match self {
+            Self::ApprovalEscalated => NotificationPriority::Urgent,
+            Self::RunFailed | Self::ApprovalRequested | Self::BudgetNearlyReached => {
+                NotificationPriority::High
+            }
+            Self::InvitationReceived => NotificationPriority::Normal,
+            Self::MemberJoined => NotificationPriority::Low,
+        }
+    }
+}
+
+/// How urgent a notification is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationPriority {
+    /// Informational.
+    Low,
+    /// The default.
+    Normal,
+    /// Needs attention.
+    High,
+    /// Needs attention now.
+    Urgent,
+}
+
+impl NotificationPriority {
+    /// The stored (and wire) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Low, Self::Normal, Self::High, Self::Urgent].into_iter().find(|p| p.as_str() == text)
+    }
+}
+
+/// A notification as the receiver sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationView {
+    /// The notification.
+    pub id: uuid::Uuid,
+    /// What it is about.
+    pub kind: NotificationKind,
+    /// How urgent.
+    pub priority: NotificationPriority,
+    /// One line.
+    pub title: String,
+    /// More detail.
+    pub body: String,
+    /// Ids of what it is about (`runId`, `projectId`, `taskId`, ...).
+    pub data: serde_json::Value,
+    /// Read already.
+    pub read: bool,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
 /// Everything that can arrive on an event stream. Serialised with a `type` tag; the SSE
 /// `event:` field carries the same name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
@@ -140,6 +254,12 @@ pub enum WeftEvent {
         /// What went wrong.
         error: serde_json::Value,
     },
+    /// A notification for the receiver, just created.
+    #[serde(rename = "notification.created", rename_all = "camelCase")]
+    NotificationCreated {
+        /// The notification.
+        notification: NotificationView,
+    },
     /// Tokens of an AI node's answer as the provider streams them.
     #[serde(rename = "node.token", rename_all = "camelCase")]
     NodeToken {
@@ -208,6 +328,7 @@ impl WeftEvent {
             WeftEvent::NodeFailed { .. } => "node.failed",
             WeftEvent::NodeRetrying { .. } => "node.retrying",
             WeftEvent::NodeToken { .. } => "node.token",
+            WeftEvent::NotificationCreated { .. } => "notification.created",
             WeftEvent::RunWaiting { .. } => "run.waiting",
             WeftEvent::ApprovalRequested { .. } => "approval.requested",
             WeftEvent::RunSucceeded { .. } => "run.succeeded",

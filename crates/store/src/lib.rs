@@ -21,6 +21,7 @@ pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;
 pub use repos::credentials::{Credential, CredentialChanges, CredentialKind, NewCredential};
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
+pub use repos::notifications::{NewNotification, Notification};
 pub use repos::projects::{MemberChange, ProjectQuery};
 pub use repos::runs::{Claim, NewRun, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus};
 pub use repos::sessions::RefreshOutcome;

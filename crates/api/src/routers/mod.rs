@@ -4,6 +4,7 @@
 pub mod ai;
 pub mod auth;
 pub mod common;
+pub mod notification;
 pub mod project;
 pub mod run;
 pub mod workflow;
@@ -16,5 +17,6 @@ pub fn registry() -> Registry {
     let registry = project::register(registry);
     let registry = workflow::register(registry);
     let registry = run::register(registry);
-    ai::register(registry)
+    let registry = ai::register(registry);
+    notification::register(registry)
 }

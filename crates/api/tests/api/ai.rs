@@ -432,3 +432,105 @@ async fn http_nodes_send_stored_credentials_without_showing_them() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_nodes_decide_moderate_and_answer_in_json_with_repair() {
+    on_both("api ai modes", |app, provider| async move {
+        let p = project(&app).await;
+        let graph = json!({
+            "nodes": [
+                node("start", "start", json!({})),
+                node("route", "ai", json!({
+                    "mode": "decide", "model": "m-small", "prompt": "Is {{ input.text }} a complaint?",
+                    "branches": [{"name": "complaint", "description": "an unhappy customer"},
+                                 {"name": "other", "description": "anything else"}],
+                })),
+                node("check", "ai", json!({"mode": "moderate", "model": "m-small", "prompt": "{{ input.text }}"})),
+                node("extract", "ai", json!({
+                    "model": "m-small", "prompt": "Extract the order number from {{ input.text }}",
+                    "outputSchema": {"type": "object", "required": ["order"],
+                                     "properties": {"order": {"type": "integer"}}},
+                })),
+                node("done", "end", json!({"output": "{{ nodes.extract.output.json.order }}"})),
+                node("ignored", "end", json!({})),
+            ],
+            "edges": [
+                {"source": "start", "sourcePort": "out", "target": "route", "targetPort": "in"},
+                {"source": "route", "sourcePort": "complaint", "target": "check", "targetPort": "in"},
+                {"source": "route", "sourcePort": "other", "target": "ignored", "targetPort": "in"},
+                {"source": "check", "sourcePort": "out", "target": "extract", "targetPort": "in"},
+                {"source": "extract", "sourcePort": "out", "target": "done", "targetPort": "in"},
+            ],
+        });
+        let workflow_id = workflow(&app, &p, graph).await;
+        provider.enqueue(Reply::json(&json!({"branch": "complaint", "reason": "angry tone"})));
+        provider.enqueue(Reply::json(&json!({"flagged": false, "categories": [], "reason": "fine"})));
+        // The first JSON answer breaks the schema; the repair turn quotes the error.
+        provider.enqueue(Reply::json(&json!({"order": "forty-two"})));
+        provider.enqueue(Reply::json(&json!({"order": 42})));
+        let run = execute(&app, &p, &workflow_id, json!({"text": "order 42 arrived broken!"})).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["output"], 42);
+        let detail: Value = app.call("run.get", json!({"runId": run["id"]}), Some(&p.token)).await.unwrap();
+        let step = |id: &str| detail["nodes"].as_array().unwrap().iter().find(|n| n["nodeId"] == id).cloned();
+        assert_eq!(step("route").unwrap()["output"]["branch"], "complaint");
+        assert_eq!(step("route").unwrap()["ports"], json!(["complaint"]));
+        assert_eq!(step("check").unwrap()["output"]["flagged"], false);
+        assert_eq!(step("ignored").unwrap()["status"], "skipped", "the untaken branch is skipped");
+        let chats = provider.chat_requests();
+        assert_eq!(chats.len(), 4);
+        assert!(chats[3].body.to_string().contains("forty-two"), "the repair turn shows the invalid answer");
+
+        // Next-node suggestions for the saved graph.
+        let suggestion = json!({"suggestions": [{
+            "node": node("notify", "transform", json!({"output": "done"})),
+            "edge": {"source": "extract", "sourcePort": "out", "target": "notify", "targetPort": "in"},
+            "reason": "tell someone",
+        }]});
+        provider.enqueue(Reply::json(&suggestion));
+        let suggested: Value = app
+            .call("ai.suggestNext", json!({"workflowId": workflow_id, "nodeId": "extract"}), Some(&p.token))
+            .await
+            .unwrap();
+        assert_eq!(suggested["suggestions"][0]["node"]["id"], "notify", "{suggested}");
+        let unknown = app
+            .call::<Value>("ai.suggestNext", json!({"workflowId": workflow_id, "nodeId": "nope"}), Some(&p.token))
+            .await;
+        expect_error(unknown, -32022, "validation");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_refresh_the_catalogue_from_an_openrouter_style_listing() {
+    on_both("api ai refresh", |app, provider| async move {
+        provider.set_models(json!({"data": [{
+            "id": "vendor/fresh-model", "name": "Fresh", "context_length": 32000,
+            "pricing": {"prompt": "0.000002", "completion": "0.000004"},
+        }]}));
+        let user = app.register(&email("user")).await;
+        let refused = app
+            .call::<Value>("ai.refreshModels", json!({"provider": "local"}), Some(&user.access_token))
+            .await;
+        expect_error(refused, -32003, "forbidden");
+        let admin = app.admin(&email("admin")).await;
+        let refreshed: Value = app
+            .call("ai.refreshModels", json!({"provider": "local"}), Some(&admin.access_token))
+            .await
+            .unwrap();
+        assert_eq!(refreshed["models"], 1);
+        let models: Value = app.call("ai.models", json!({}), Some(&user.access_token)).await.unwrap();
+        let fresh =
+            models["models"].as_array().unwrap().iter().find(|m| m["id"] == "vendor/fresh-model").cloned();
+        let fresh = fresh.unwrap_or_else(|| panic!("{models}"));
+        assert_eq!(
+            (fresh["inputPerMtokUsd"].as_f64(), fresh["contextLength"].as_u64()),
+            (Some(2.0), Some(32000))
+        );
+        let unknown = app
+            .call::<Value>("ai.refreshModels", json!({"provider": "nope"}), Some(&admin.access_token))
+            .await;
+        expect_error(unknown, -32004, "notFound");
+    })
+    .await;
+}

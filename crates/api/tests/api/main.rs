@@ -10,6 +10,7 @@ mod auth_flows;
 mod codegen;
 mod conformance;
 mod events;
+mod notifications;
 mod projects;
 mod runs;
 mod transport;

@@ -96,6 +96,45 @@ impl StoreBudget {
     }
 }
 
+impl StoreBudget {
+    /// The budgets this call's spend took past 80 % of their limit, each with a sentence
+    /// saying so (after the call's attempts were recorded).
+    pub async fn nearly_reached(&self) -> Vec<(Budget, String)> {
+        let spent_here = self.spent_micro_usd();
+        if spent_here == 0 {
+            return Vec::new();
+        }
+        let now = Utc::now();
+        let mut crossed = Vec::new();
+        for budget in &self.budgets {
+            let Ok(spent) =
+                self.store.spent_since(budget.scope, budget.subject_id, budget.period.start(now)).await
+            else {
+                continue;
+            };
+            let limit = u64::try_from(budget.limit_micro_usd).unwrap_or(0);
+            let after = u64::try_from(spent).unwrap_or(0);
+            let before = after.saturating_sub(spent_here);
+            let threshold = |spent: u64| u128::from(spent) * 5 >= u128::from(limit) * 4;
+            if limit > 0 && threshold(after) && !threshold(before) {
+                let whose = match budget.scope {
+                    BudgetScope::User => "Your",
+                    BudgetScope::Project => "The project's",
+                };
+                let reason = format!(
+                    "{whose} {} AI budget is {}% spent ({} of {})",
+                    budget.period.as_str(),
+                    u128::from(after) * 100 / u128::from(limit),
+                    usd(after),
+                    usd(limit)
+                );
+                crossed.push((budget.clone(), reason));
+            }
+        }
+        crossed
+    }
+}
+
 fn usd(micro: u64) -> String {
     format!("${:.6}", micro as f64 / 1_000_000.0)
 }

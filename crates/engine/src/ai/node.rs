@@ -113,16 +113,20 @@ pub(crate) async fn run(
             })
         }
     };
-    match result {
-        Ok((attempts, output, ports)) => {
-            runtime.record(&site, &attempts).await;
-            Ok(Outcome::Done { output, ports })
-        }
-        Err(err) => {
-            runtime.record(&site, err.attempts()).await;
-            Err(node_error(&err))
+    let (attempts, outcome) = match result {
+        Ok((attempts, output, ports)) => (attempts, Ok(Outcome::Done { output, ports })),
+        Err(err) => (err.attempts().to_vec(), Err(node_error(&err))),
+    };
+    runtime.record(&site, &attempts).await;
+    for (budget, reason) in guard.nearly_reached().await {
+        match budget.scope {
+            weft_store::BudgetScope::User => inner.notify_budget(ctx.run.started_by, None, reason).await,
+            weft_store::BudgetScope::Project => {
+                inner.notify_budget(None, Some(ctx.run.project_id), reason).await
+            }
         }
     }
+    outcome
 }
 
 /// The node's output: `body` with the model, provider, tokens and cost of the call.

@@ -6,6 +6,8 @@ pub mod ai_calls;
 pub mod approval_tasks;
 pub mod audit_events;
 pub mod credentials;
+pub mod notification_preferences;
+pub mod notifications;
 pub mod project_invitations;
 pub mod project_members;
 pub mod projects;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod credentials;
 mod fresh;
 pub mod invitations;
+pub mod notifications;
 pub mod projects;
 pub mod runs;
 pub mod sessions;

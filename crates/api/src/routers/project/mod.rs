@@ -248,7 +248,20 @@ impl Procedure for Invite {
             expires_at: now + ttl,
         };
         match ctx.state.store().create_invitation(new, now).await? {
-            Ok(invitation) => Ok(invitation.into()),
+            Ok(invitation) => {
+                // An invitee who already has an account hears of it at once.
+                if let Some(invitee) = ctx.state.store().find_user_by_email(&invitation.email).await? {
+                    let notice = weft_engine::notify::Notice {
+                        user_id: invitee.id,
+                        kind: weft_events::NotificationKind::InvitationReceived,
+                        title: format!("You are invited to {}", invitation.project_name),
+                        body: format!("as {}", invitation.role),
+                        data: serde_json::json!({ "invitationId": invitation.id, "projectId": invitation.project_id }),
+                    };
+                    ctx.state.engine().notify(vec![notice]).await;
+                }
+                Ok(invitation.into())
+            }
             Err(InviteRefusal::AlreadyMember) => {
                 Err(ApiError::Conflict { detail: "this address belongs to a member already".to_owned() })
             }
@@ -345,7 +358,25 @@ impl Procedure for AcceptInvitation {
 
     async fn call(ctx: CallContext, params: InvitationRef) -> Result<Project, ApiError> {
         match answer(&ctx, params, true).await? {
-            InvitationAnswer::Accepted(membership) => Ok(membership.into()),
+            InvitationAnswer::Accepted(membership) => {
+                let caller = ctx.caller()?;
+                let joined = ctx.state.store().find_user(caller.user_id).await?;
+                let who = joined.map_or_else(|| "Someone".to_owned(), |u| u.display_name);
+                let owners = ctx.state.store().list_members(membership.project.id).await?;
+                let notices = owners
+                    .into_iter()
+                    .filter(|m| m.role == ProjectRole::Owner && m.user_id != caller.user_id)
+                    .map(|owner| weft_engine::notify::Notice {
+                        user_id: owner.user_id,
+                        kind: weft_events::NotificationKind::MemberJoined,
+                        title: format!("{who} joined {}", membership.project.name),
+                        body: format!("as {}", membership.role),
+                        data: serde_json::json!({ "projectId": membership.project.id, "userId": caller.user_id }),
+                    })
+                    .collect();
+                ctx.state.engine().notify(notices).await;
+                Ok(membership.into())
+            }
             _ => Err(ApiError::NotFound { resource: "invitation" }),
         }
     }
