@@ -18,7 +18,7 @@ export function createClient(options: ClientOptions) {
         delete: (params: Procedures["ai.budgets.delete"]["params"], options?: CallOptions) => rpc.call("ai.budgets.delete", params, options),
         /** The caller's budgets, and a project's (any member), with what was spent in the current period. Requires an access token with role GUEST or higher. */
         list: (params: Procedures["ai.budgets.list"]["params"], options?: CallOptions) => rpc.call("ai.budgets.list", params, options),
-        /** Sets a spending limit per day or month: a project's (OWNER) or a user's (one's own; others' need ADMIN). AI calls that could exceed it are refused before any spend. Requires an access token with role GUEST or higher. */
+        /** Sets a spending limit per day or month: a project's (OWNER) or a user's (ADMIN: a cap the user cannot lift). AI calls that could exceed it are refused before any spend. Requires an access token with role GUEST or higher. */
         set: (params: Procedures["ai.budgets.set"]["params"], options?: CallOptions) => rpc.call("ai.budgets.set", params, options),
       },
       credentials: {

@@ -121,7 +121,7 @@ export interface Procedures {
   "ai.credentials.delete": { params: T.CredentialRef; result: T.Done };
   /** Spend and tokens of AI calls grouped by day, model, project or workflow: one project's (any member), or the caller's own everywhere. Default window: the last 30 days. Requires an access token with role GUEST or higher. */
   "ai.usage": { params: T.UsageParams; result: T.UsageResult };
-  /** Sets a spending limit per day or month: a project's (OWNER) or a user's (one's own; others' need ADMIN). AI calls that could exceed it are refused before any spend. Requires an access token with role GUEST or higher. */
+  /** Sets a spending limit per day or month: a project's (OWNER) or a user's (ADMIN: a cap the user cannot lift). AI calls that could exceed it are refused before any spend. Requires an access token with role GUEST or higher. */
   "ai.budgets.set": { params: T.SetBudgetParams; result: T.BudgetView };
   /** The caller's budgets, and a project's (any member), with what was spent in the current period. Requires an access token with role GUEST or higher. */
   "ai.budgets.list": { params: T.ListBudgetsParams; result: T.BudgetList };

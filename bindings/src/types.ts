@@ -2224,7 +2224,7 @@ scope: BudgetScope,
  */
 projectId?: ProjectId, 
 /**
- * The user (scope `user`; default: the caller; others' need ADMIN).
+ * The user (scope `user`, ADMIN only; default: the caller).
  */
 userId?: UserId, 
 /**

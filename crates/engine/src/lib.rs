@@ -115,6 +115,9 @@ pub enum EngineError {
     /// The HTTP client could not be built.
     #[error("failed to build the outbound HTTP client: {0}")]
     Http(String),
+    /// The database could not be reached to start a run.
+    #[error("the run could not be started: {0}")]
+    Unavailable(String),
     /// The AI settings are unusable.
     #[error("invalid AI settings: {0}")]
     Ai(String),

@@ -48,12 +48,17 @@ pub(crate) async fn serve(inner: Weak<Inner>, mut requests: mpsc::UnboundedRecei
                 Err(_) => break,
             }
         }
-        start_group(&inner, group).await;
+        // A panic while starting a group fails only that group (its callers' replies are
+        // dropped and they see an error); the task goes on serving later requests.
+        if let Err(err) = tokio::spawn(start_group(inner, group)).await {
+            tracing::error!(error = %err, "starting a group of runs panicked");
+        }
     }
 }
 
 /// Starts `group` in as few transactions as the inline budget allows.
-async fn start_group(inner: &Arc<Inner>, group: Vec<StartRequest>) {
+async fn start_group(inner: Arc<Inner>, group: Vec<StartRequest>) {
+    let inner = &inner;
     let mut pending = group.into_iter().peekable();
     while pending.peek().is_some() {
         let mut taken = Vec::new();
@@ -86,6 +91,15 @@ async fn start_group(inner: &Arc<Inner>, group: Vec<StartRequest>) {
                 tracing::warn!(error = %err, runs = taken.len(), "failed to start a group of runs: starting them one by one");
                 for request in taken {
                     start_alone(inner, request).await;
+                }
+            }
+            Err(err) if taken.is_empty() => {
+                // No transaction could be opened (the database is unreachable or closing):
+                // every request of the group fails now rather than waiting for it.
+                tracing::warn!(error = %err, "failed to start a group of runs");
+                let reason = err.to_string();
+                for request in pending.by_ref() {
+                    let _ = request.reply.send(Err(EngineError::Unavailable(reason.clone())));
                 }
             }
             Err(err) => {

@@ -372,6 +372,11 @@ pub(crate) async fn carry_on(
     if fired.failed.is_some() {
         return Ok(false);
     }
+    // Past the run's time limit nothing more runs inline: the steps stay ready, and the
+    // worker that claims one fails the run.
+    if run.deadline_at.is_some_and(|deadline| deadline <= Utc::now()) {
+        *budget = 0;
+    }
     let carried = crate::inline::run_ready(inner, txn, plan, run, fired.ready, budget, queued).await?;
     events.extend(carried.events);
     if carried.failed {

@@ -59,7 +59,7 @@ pub struct Settings {
     /// `WEFT_AI_PROVIDERS`: JSON array of OpenAI-compatible providers
     /// (`[{"id":"openrouter","baseUrl":"https://openrouter.ai/api/v1","apiKey":"…"}]`).
     #[serde(skip_serializing)]
-    pub ai_providers: String,
+    pub ai_providers: Option<SecretString>,
     /// `WEFT_AI_MODELS`: JSON array of catalogue models (`id`, `provider`, `contextLength`,
     /// `inputPerMtokUsd`, `outputPerMtokUsd`, `tasks`, `supportsJsonSchema`).
     pub ai_models: String,
@@ -167,7 +167,7 @@ impl Default for Settings {
             jwt_secret: None,
             jwt_issuer: "weft".to_owned(),
             secret_key: None,
-            ai_providers: String::new(),
+            ai_providers: None,
             ai_models: String::new(),
             ai_attempt_timeout: Duration::from_secs(60),
             jwt_audience: "weft-api".to_owned(),
@@ -275,10 +275,12 @@ impl Settings {
     /// The AI settings: providers and models from their JSON settings and the credential key
     /// (the engine holds provider requests to the HTTP nodes' address policy).
     fn ai_settings(&self) -> anyhow::Result<weft_engine::ai::AiSettings> {
-        let providers: Vec<weft_ai::ProviderConfig> = if self.ai_providers.trim().is_empty() {
+        // It holds provider keys: kept as a secret, so printing the settings never shows it.
+        let providers_json = self.ai_providers.as_ref().map(|s| s.expose_secret().trim()).unwrap_or_default();
+        let providers: Vec<weft_ai::ProviderConfig> = if providers_json.is_empty() {
             Vec::new()
         } else {
-            serde_json::from_str(&self.ai_providers)
+            serde_json::from_str(providers_json)
                 .context("invalid WEFT_AI_PROVIDERS (a JSON array of providers)")?
         };
         let models: Vec<weft_ai::ModelInfo> = if self.ai_models.trim().is_empty() {

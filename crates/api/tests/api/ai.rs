@@ -252,6 +252,15 @@ async fn credentials_are_sealed_scoped_to_their_project_and_used_by_ai_nodes() {
             app.call("ai.credentials.list", json!({"projectId": p.id}), Some(&p.token)).await.unwrap();
         assert_eq!(listed["credentials"].as_array().map(Vec::len), Some(1));
 
+        let moved = app
+            .call::<Value>(
+                "ai.credentials.update",
+                json!({"credentialId": created["id"], "baseUrl": "http://127.0.0.1:9/v1"}),
+                Some(&p.token),
+            )
+            .await;
+        let data = expect_error(moved, -32022, "validation");
+        assert!(data.to_string().contains("secret"), "moving the key's destination needs the key: {data}");
         let rotated: Value = app
             .call("ai.credentials.update", json!({"credentialId": created["id"], "secret": "sk-rotated-key-00009999"}), Some(&p.token))
             .await
@@ -342,9 +351,17 @@ async fn text_to_workflow_returns_a_valid_graph_saves_it_and_respects_budgets() 
             .unwrap();
         assert_eq!(usage["rows"][0]["calls"], 2, "{usage}");
 
+        let own = app
+            .call::<Value>(
+                "ai.budgets.set",
+                json!({"scope": "user", "period": "month", "limitUsd": 9.0}),
+                Some(&p.token),
+            )
+            .await;
+        expect_error(own, -32003, "forbidden");
         app.call::<Value>(
             "ai.budgets.set",
-            json!({"scope": "user", "period": "month", "limitUsd": 0.0}),
+            json!({"scope": "project", "projectId": p.id, "period": "month", "limitUsd": 0.0}),
             Some(&p.token),
         )
         .await
@@ -531,6 +548,45 @@ async fn admins_refresh_the_catalogue_from_an_openrouter_style_listing() {
             .call::<Value>("ai.refreshModels", json!({"provider": "nope"}), Some(&admin.access_token))
             .await;
         expect_error(unknown, -32004, "notFound");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_of_a_call_cut_short_by_the_node_timeout_are_still_in_the_ledger() {
+    on_both("api ai interrupted", |app, provider| async move {
+        let p = project(&app).await;
+        let mut ask = node(
+            "ask",
+            "ai",
+            json!({"model": "m-small", "prompt": "JSON please",
+                   "outputSchema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}}),
+        );
+        ask["settings"] = json!({"timeoutMs": 1500});
+        let graph = json!({
+            "nodes": [node("start", "start", json!({})), ask, node("done", "end", json!({}))],
+            "edges": [
+                {"source": "start", "sourcePort": "out", "target": "ask", "targetPort": "in"},
+                {"source": "ask", "sourcePort": "out", "target": "done", "targetPort": "in"},
+            ],
+        });
+        let workflow_id = workflow(&app, &p, graph).await;
+        // The first answer breaks the schema (billed); the repair answer comes too late.
+        provider.enqueue(Reply::json(&json!({"n": "x"})).usage(10, 10));
+        provider.enqueue(Reply::json(&json!({"n": 1})).delayed(Duration::from_secs(10)));
+        let run = execute(&app, &p, &workflow_id, json!({})).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        let mut recorded = Value::Null;
+        for _ in 0..50 {
+            recorded =
+                app.call("ai.usage", json!({"projectId": p.id, "groupBy": "model"}), Some(&p.token)).await.unwrap();
+            if recorded["rows"][0]["calls"] == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(recorded["rows"][0]["calls"], 1, "{recorded}");
+        assert_eq!(recorded["totalCostUsd"].as_f64(), Some(0.00003));
     })
     .await;
 }

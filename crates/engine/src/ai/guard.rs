@@ -1,8 +1,11 @@
 //! The budget guard of one AI call: the user's and the project's budgets (per day and per
 //! month, from the store), and the node's own ceiling for one execution. An attempt is
 //! admitted only when its worst-case cost fits every one of them, counting what this call
-//! has spent already.
+//! has spent already. It also keeps the ledger: every attempt it is told about is written by
+//! [`StoreBudget::flush`], or, when the call is dropped half-way (a node timeout, a lost lease,
+//! a cancelled run, a client that went away), when the guard itself is dropped.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
@@ -13,6 +16,9 @@ use weft_store::{Budget, BudgetScope, Store, StoreError};
 /// A [`BudgetGuard`] over the store's budgets.
 pub struct StoreBudget {
     store: Store,
+    site: super::CallSite,
+    /// Attempts not yet written to the ledger.
+    unrecorded: Mutex<Vec<Attempt>>,
     budgets: Vec<Budget>,
     ceiling_micro_usd: Option<u64>,
     spent_micro_usd: AtomicU64,
@@ -21,6 +27,7 @@ pub struct StoreBudget {
 impl StoreBudget {
     pub(crate) async fn load(
         store: Store,
+        site: super::CallSite,
         user: Option<UserId>,
         project: Option<ProjectId>,
         max_cost_usd: Option<f64>,
@@ -34,7 +41,26 @@ impl StoreBudget {
         }
         let budgets = store.budgets_of(&subjects).await?;
         let ceiling_micro_usd = max_cost_usd.map(|usd| (usd * 1_000_000.0).floor().max(0.0) as u64);
-        Ok(Self { store, budgets, ceiling_micro_usd, spent_micro_usd: AtomicU64::new(0) })
+        Ok(Self {
+            store,
+            site,
+            unrecorded: Mutex::new(Vec::new()),
+            budgets,
+            ceiling_micro_usd,
+            spent_micro_usd: AtomicU64::new(0),
+        })
+    }
+
+    fn take_unrecorded(&self) -> Vec<Attempt> {
+        std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Writes the attempts made so far to the ledger (a failure is logged: the calls happened).
+    pub async fn flush(&self) {
+        let rows = super::ledger_rows(&self.site, &self.take_unrecorded());
+        if let Err(err) = self.store.record_ai_calls(rows, Utc::now()).await {
+            tracing::error!(error = %err, "failed to record ai calls");
+        }
     }
 
     /// What this call has spent so far, micro-USD.
@@ -146,5 +172,27 @@ impl BudgetGuard for StoreBudget {
 
     fn record(&self, attempt: &Attempt) {
         self.spent_micro_usd.fetch_add(attempt.cost_micro_usd, Ordering::Relaxed);
+        self.unrecorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(attempt.clone());
+    }
+}
+
+impl Drop for StoreBudget {
+    /// A call dropped before its attempts were flushed still lands in the ledger.
+    fn drop(&mut self) {
+        let rows = super::ledger_rows(&self.site, &self.take_unrecorded());
+        if rows.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if let Err(err) = store.record_ai_calls(rows, Utc::now()).await {
+                        tracing::error!(error = %err, "failed to record ai calls of an interrupted call");
+                    }
+                });
+            }
+            Err(_) => tracing::error!(calls = rows.len(), "ai calls could not be recorded: no runtime"),
+        }
     }
 }

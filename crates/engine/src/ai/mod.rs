@@ -274,19 +274,25 @@ impl AiRuntime {
 
     /// The budget guard of a call by `user` in `project`, with the per-execution ceiling
     /// `max_cost_usd`.
-    pub async fn guard(
-        &self,
-        user: Option<UserId>,
-        project: Option<ProjectId>,
-        max_cost_usd: Option<f64>,
-    ) -> Result<StoreBudget, StoreError> {
-        StoreBudget::load(self.store.clone(), user, project, max_cost_usd).await
+    /// The guard also writes every attempt of the call to the ledger as made at `site`
+    /// ([`StoreBudget::flush`]).
+    pub async fn guard(&self, site: CallSite, max_cost_usd: Option<f64>) -> Result<StoreBudget, StoreError> {
+        let (user, project) = (site.user_id, site.project_id);
+        StoreBudget::load(self.store.clone(), site, user, project, max_cost_usd).await
     }
+}
 
-    /// Records `attempts` in the ledger (a failure to record is logged, not raised: the call
-    /// happened).
-    pub async fn record(&self, site: &CallSite, attempts: &[Attempt]) {
-        let calls = attempts
+/// Most tokens of one attempt the ledger believes: a provider's usage report beyond it is
+/// clamped, so a broken or hostile provider cannot overflow the sums.
+const MAX_TOKENS_PER_ATTEMPT: u64 = 100_000_000;
+/// Most cost of one attempt the ledger believes, micro-USD ($1,000,000).
+const MAX_COST_PER_ATTEMPT: u64 = 1_000_000_000_000;
+
+/// Ledger rows of `attempts` made at `site`.
+pub(crate) fn ledger_rows(site: &CallSite, attempts: &[Attempt]) -> Vec<AiCallRecord> {
+    let clamp = |n: u64, max: u64| n.min(max);
+    {
+        attempts
             .iter()
             .map(|attempt| AiCallRecord {
                 user_id: site.user_id,
@@ -297,15 +303,15 @@ impl AiRuntime {
                 purpose: site.purpose.to_owned(),
                 provider: attempt.provider.clone(),
                 model: attempt.model.clone(),
-                prompt_tokens: i32::try_from(attempt.prompt_tokens).unwrap_or(i32::MAX),
-                completion_tokens: i32::try_from(attempt.completion_tokens).unwrap_or(i32::MAX),
-                cost_micro_usd: i64::try_from(attempt.cost_micro_usd).unwrap_or(i64::MAX),
+                prompt_tokens: i32::try_from(clamp(attempt.prompt_tokens, MAX_TOKENS_PER_ATTEMPT))
+                    .unwrap_or(i32::MAX),
+                completion_tokens: i32::try_from(clamp(attempt.completion_tokens, MAX_TOKENS_PER_ATTEMPT))
+                    .unwrap_or(i32::MAX),
+                cost_micro_usd: i64::try_from(clamp(attempt.cost_micro_usd, MAX_COST_PER_ATTEMPT))
+                    .unwrap_or(i64::MAX),
                 latency_ms: i32::try_from(attempt.latency_ms).unwrap_or(i32::MAX),
                 outcome: attempt.outcome.as_str().to_owned(),
             })
-            .collect();
-        if let Err(err) = self.store.record_ai_calls(calls, Utc::now()).await {
-            tracing::error!(error = %err, "failed to record ai calls");
-        }
+            .collect()
     }
 }

@@ -37,10 +37,6 @@ pub(crate) async fn run(
         .client_for(ctx.run.project_id, config.credential_id.as_deref())
         .await
         .map_err(|err| NodeError::other(err.to_string()))?;
-    let guard = runtime
-        .guard(ctx.run.started_by, Some(ctx.run.project_id), config.max_cost_usd)
-        .await
-        .map_err(|err| NodeError::other(format!("budgets could not be read: {err}")))?;
     let site = CallSite {
         user_id: ctx.run.started_by,
         project_id: Some(ctx.run.project_id),
@@ -49,6 +45,10 @@ pub(crate) async fn run(
         node_id: Some(ctx.node.id.as_str().to_owned()),
         purpose: "node",
     };
+    let guard = runtime
+        .guard(site, config.max_cost_usd)
+        .await
+        .map_err(|err| NodeError::other(format!("budgets could not be read: {err}")))?;
     let choice =
         ModelChoice { model: config.model.clone(), task: config.task_class, ..ModelChoice::default() };
     let mut messages = Vec::new();
@@ -113,11 +113,11 @@ pub(crate) async fn run(
             })
         }
     };
-    let (attempts, outcome) = match result {
-        Ok((attempts, output, ports)) => (attempts, Ok(Outcome::Done { output, ports })),
-        Err(err) => (err.attempts().to_vec(), Err(node_error(&err))),
+    let outcome = match result {
+        Ok((_, output, ports)) => Ok(Outcome::Done { output, ports }),
+        Err(err) => Err(node_error(&err)),
     };
-    runtime.record(&site, &attempts).await;
+    guard.flush().await;
     for (budget, reason) in guard.nearly_reached().await {
         match budget.scope {
             weft_store::BudgetScope::User => inner.notify_budget(ctx.run.started_by, None, reason).await,

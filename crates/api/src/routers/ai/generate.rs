@@ -244,7 +244,6 @@ impl Procedure for GenerateWorkflow {
         let ai = ctx.state.engine().ai();
         let credential = using.credential_id.map(|id| id.to_string());
         let client = ai.client_for(params.project_id, credential.as_deref()).await.map_err(setup_error)?;
-        let guard = ai.guard(Some(caller.user_id), Some(params.project_id), None).await?;
         let request = GenerateWorkflowRequest {
             description: description.to_owned(),
             choice: choice(&using),
@@ -259,14 +258,10 @@ impl Procedure for GenerateWorkflow {
             purpose: "generateWorkflow",
             ..CallSite::default()
         };
-        let generated = match client.generate_workflow(request, &guard).await {
-            Ok(generated) => generated,
-            Err(err) => {
-                ai.record(&site, err.attempts()).await;
-                return Err(ai_error(&err));
-            }
-        };
-        ai.record(&site, &generated.attempts).await;
+        let guard = ai.guard(site, None).await?;
+        let generated = client.generate_workflow(request, &guard).await;
+        guard.flush().await;
+        let generated = generated.map_err(|err| ai_error(&err))?;
         let saved = match (name, &params.save_to) {
             (None, Some(target)) => {
                 let saved = save_whole(
@@ -341,7 +336,6 @@ impl Procedure for SuggestNext {
         let ai = ctx.state.engine().ai();
         let credential = using.credential_id.map(|id| id.to_string());
         let client = ai.client_for(workflow.project_id, credential.as_deref()).await.map_err(setup_error)?;
-        let guard = ai.guard(Some(caller.user_id), Some(workflow.project_id), None).await?;
         let request = SuggestNextRequest {
             graph,
             selected,
@@ -359,14 +353,10 @@ impl Procedure for SuggestNext {
             purpose: "suggestNext",
             ..CallSite::default()
         };
-        let suggested = match client.suggest_next(request, &guard).await {
-            Ok(suggested) => suggested,
-            Err(err) => {
-                ai.record(&site, err.attempts()).await;
-                return Err(ai_error(&err));
-            }
-        };
-        ai.record(&site, &suggested.attempts).await;
+        let guard = ai.guard(site, None).await?;
+        let suggested = client.suggest_next(request, &guard).await;
+        guard.flush().await;
+        let suggested = suggested.map_err(|err| ai_error(&err))?;
         Ok(SuggestNextResult {
             suggestions: suggested
                 .suggestions

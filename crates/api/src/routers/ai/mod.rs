@@ -220,6 +220,16 @@ impl Procedure for CreateCredential {
             },
             CredentialKind::Bearer => {}
         }
+        if params.kind != CredentialKind::AiProvider && params.base_url.is_some() {
+            errors.push(FieldError::new(
+                "baseUrl",
+                "invalid",
+                "only AI provider credentials have a base URL",
+            ));
+        }
+        if params.kind != CredentialKind::Header && params.header_name.is_some() {
+            errors.push(FieldError::new("headerName", "invalid", "only header credentials name a header"));
+        }
         finish(errors)?;
         let id = CredentialId::new();
         let new = NewCredential {
@@ -282,6 +292,16 @@ impl Procedure for UpdateCredential {
         if let Some(url) = &params.base_url {
             if kind == CredentialKind::AiProvider {
                 check_base_url(&ctx, url, &mut errors);
+                // The key goes wherever the base URL points: moving it takes the key again,
+                // so nobody can redirect a key they never saw to a server of their own.
+                if params.secret.is_none() && url.trim() != credential.base_url.as_deref().unwrap_or_default()
+                {
+                    errors.push(FieldError::new(
+                        "secret",
+                        "required",
+                        "changing the base URL needs the secret again",
+                    ));
+                }
             } else {
                 errors.push(FieldError::new(
                     "baseUrl",
@@ -408,7 +428,11 @@ async fn budget_subject(
             Ok((weft_store::BudgetScope::Project, project.0))
         }
         BudgetScope::User => {
+            // User budgets are caps an administrator sets: the user cannot lift their own.
             let user = budget.user_id.unwrap_or(caller.user_id);
+            if write && !caller.role.satisfies(Role::Admin) {
+                return Err(ApiError::Forbidden { required_role: Role::Admin });
+            }
             if user != caller.user_id && !caller.role.satisfies(Role::Admin) {
                 return Err(ApiError::Forbidden { required_role: Role::Admin });
             }
@@ -446,7 +470,7 @@ async fn budget_view(ctx: &CallContext, budget: weft_store::Budget) -> Result<Bu
 pub struct SetBudget;
 impl Procedure for SetBudget {
     const NAME: &'static str = "ai.budgets.set";
-    const DOC: &'static str = "Sets a spending limit per day or month: a project's (OWNER) or a user's (one's own; others' need ADMIN). AI calls that could exceed it are refused before any spend.";
+    const DOC: &'static str = "Sets a spending limit per day or month: a project's (OWNER) or a user's (ADMIN: a cap the user cannot lift). AI calls that could exceed it are refused before any spend.";
     const ACCESS: Access = MEMBER;
     type Params = SetBudgetParams;
     type Output = BudgetView;

@@ -318,7 +318,7 @@ pub struct SetBudgetParams {
     #[serde(default)]
     #[ts(optional)]
     pub project_id: Option<ProjectId>,
-    /// The user (scope `user`; default: the caller; others' need ADMIN).
+    /// The user (scope `user`, ADMIN only; default: the caller).
     #[serde(default)]
     #[ts(optional)]
     pub user_id: Option<UserId>,
