@@ -310,6 +310,31 @@ pub(crate) async fn succeed(
     output: Value,
     ports: Vec<String>,
 ) -> Result<(), EngineError> {
+    let inline = inner.config.inline_steps;
+    match record_success(inner, run, plan, index, step, output.clone(), ports.clone(), inline).await {
+        // The outcome must not be lost to a failure in the work it set in motion (the step's
+        // effect has happened): record it again with nothing inline; what it made ready
+        // stays queued for the workers.
+        Err(err) if inline > 0 => {
+            tracing::warn!(step = %step.id, error = %err, "running ready steps inline failed; recording the outcome alone");
+            record_success(inner, run, plan, index, step, output, ports, 0).await
+        }
+        other => other,
+    }
+}
+
+/// Records a successful outcome and runs up to `inline` pure steps it makes ready.
+#[allow(clippy::too_many_arguments)]
+async fn record_success(
+    inner: &Inner,
+    run: &Run,
+    plan: &Plan,
+    index: usize,
+    step: &Step,
+    output: Value,
+    ports: Vec<String>,
+    inline: usize,
+) -> Result<(), EngineError> {
     let now = Utc::now();
     let Some((mut txn, current)) = begin(inner, run).await? else { return Ok(()) };
     let output_text = to_text(&output);
@@ -337,17 +362,8 @@ pub(crate) async fn succeed(
     });
     let follow = Follow { node: index, scope: step.scope.clone(), ports, output: output_text };
     let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
-    let made_ready = carry_on(
-        inner,
-        &mut txn,
-        plan,
-        run,
-        fired,
-        &mut events,
-        false,
-        &mut inner.config.inline_steps.clone(),
-    )
-    .await?;
+    let made_ready =
+        carry_on(inner, &mut txn, plan, run, fired, &mut events, false, &mut inline.clone()).await?;
     txn.commit().await?;
     inner.after_commit(run, events, made_ready);
     Ok(())
