@@ -15,7 +15,8 @@ pub use connect::{Backend, MigrationState, Store, StoreOptions};
 pub use error::StoreError;
 pub use records::*;
 pub use repos::ai_usage::{
-    AiCallRecord, Budget, BudgetPeriod, BudgetScope, UsageGroup, UsageQuery, UsageRow,
+    AiCallRecord, Budget, BudgetCheck, BudgetPeriod, BudgetScope, Reservation, UsageGroup, UsageQuery,
+    UsageRow,
 };
 pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;

@@ -1,7 +1,9 @@
 //! The budget guard of one AI call: the user's and the project's budgets (per day and per
 //! month, from the store), and the node's own ceiling for one execution. An attempt is
-//! admitted only when its worst-case cost fits every one of them, counting what this call
-//! has spent already. It also keeps the ledger: every attempt it is told about is written by
+//! admitted only when its worst-case cost fits every one of them: against the budgets it is
+//! reserved in the ledger first ([`Store::reserve_spend`], atomic per user and project), so
+//! concurrent calls cannot together overshoot a budget; the reservation is settled with the
+//! attempt's real cost. It also keeps the ledger: every attempt it is told about is written by
 //! [`StoreBudget::flush`], or, when the call is dropped half-way (a node timeout, a lost lease,
 //! a cancelled run, a client that went away), when the guard itself is dropped.
 
@@ -11,14 +13,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::Utc;
 use weft_ai::{Admission, Attempt, BudgetGuard, BudgetRefusal, EstimatedCall};
 use weft_core::{ProjectId, UserId};
-use weft_store::{Budget, BudgetScope, Store, StoreError};
+use weft_store::{AiCallRecord, Budget, BudgetCheck, BudgetScope, Reservation, Store, StoreError};
 
 /// A [`BudgetGuard`] over the store's budgets.
 pub struct StoreBudget {
     store: Store,
     site: super::CallSite,
-    /// Attempts not yet written to the ledger.
-    unrecorded: Mutex<Vec<Attempt>>,
+    /// Attempts not yet written to the ledger, with their reservation.
+    unrecorded: Mutex<Vec<(Option<uuid::Uuid>, Attempt)>>,
+    /// Reservations of admitted attempts not yet reported, oldest first.
+    reservations: Mutex<std::collections::VecDeque<uuid::Uuid>>,
     budgets: Vec<Budget>,
     ceiling_micro_usd: Option<u64>,
     spent_micro_usd: AtomicU64,
@@ -45,20 +49,21 @@ impl StoreBudget {
             store,
             site,
             unrecorded: Mutex::new(Vec::new()),
+            reservations: Mutex::new(std::collections::VecDeque::new()),
             budgets,
             ceiling_micro_usd,
             spent_micro_usd: AtomicU64::new(0),
         })
     }
 
-    fn take_unrecorded(&self) -> Vec<Attempt> {
+    fn take_unrecorded(&self) -> Vec<(Option<uuid::Uuid>, Attempt)> {
         std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// Writes the attempts made so far to the ledger (a failure is logged: the calls happened).
     pub async fn flush(&self) {
-        let rows = super::ledger_rows(&self.site, &self.take_unrecorded());
-        if let Err(err) = self.store.record_ai_calls(rows, Utc::now()).await {
+        let rows = super::ledger_rows(&self.site, self.take_unrecorded());
+        if let Err(err) = self.store.settle_ai_calls(rows, Utc::now()).await {
             tracing::error!(error = %err, "failed to record ai calls");
         }
     }
@@ -84,28 +89,52 @@ impl StoreBudget {
                 remaining_micro_usd: Some(ceiling.saturating_sub(spent_here)),
             });
         }
+        if self.budgets.is_empty() {
+            return Ok(());
+        }
         let now = Utc::now();
-        for budget in &self.budgets {
-            let spent = self
-                .store
-                .spent_since(budget.scope, budget.subject_id, budget.period.start(now))
-                .await
-                .map_err(|err| {
-                    tracing::error!(error = %err, "failed to read spend for a budget check");
-                    BudgetRefusal {
-                        reason: "spend could not be checked against the budget".to_owned(),
-                        limit_micro_usd: None,
-                        remaining_micro_usd: None,
-                    }
-                })?;
-            let spent = u64::try_from(spent).unwrap_or(0).saturating_add(spent_here);
-            let limit = u64::try_from(budget.limit_micro_usd).unwrap_or(0);
-            if spent.saturating_add(call.max_cost_micro_usd) > limit {
+        let checks: Vec<BudgetCheck> = self
+            .budgets
+            .iter()
+            .map(|b| BudgetCheck {
+                scope: b.scope,
+                subject_id: b.subject_id,
+                since: b.period.start(now),
+                limit_micro_usd: b.limit_micro_usd,
+            })
+            .collect();
+        let placeholder = AiCallRecord {
+            provider: call.provider.clone(),
+            model: call.model.clone(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cost_micro_usd: i64::try_from(call.max_cost_micro_usd).unwrap_or(i64::MAX),
+            latency_ms: 0,
+            outcome: "reserved".to_owned(),
+            ..super::ledger_row(&self.site)
+        };
+        let reserved = self.store.reserve_spend(&checks, placeholder, now).await.map_err(|err| {
+            tracing::error!(error = %err, "failed to reserve spend for a budget check");
+            BudgetRefusal {
+                reason: "spend could not be checked against the budget".to_owned(),
+                limit_micro_usd: None,
+                remaining_micro_usd: None,
+            }
+        })?;
+        match reserved {
+            Reservation::Reserved(id) => {
+                self.reservations.lock().unwrap_or_else(|p| p.into_inner()).push_back(id);
+                Ok(())
+            }
+            Reservation::Refused { check, spent_micro_usd } => {
+                let budget = &self.budgets[check];
+                let spent = u64::try_from(spent_micro_usd).unwrap_or(0);
+                let limit = u64::try_from(budget.limit_micro_usd).unwrap_or(0);
                 let whose = match budget.scope {
                     BudgetScope::User => "your",
                     BudgetScope::Project => "the project's",
                 };
-                return Err(BudgetRefusal {
+                Err(BudgetRefusal {
                     reason: format!(
                         "{whose} {} budget of {} would be exceeded (spent {}, this call may cost up to {})",
                         budget.period.as_str(),
@@ -115,10 +144,9 @@ impl StoreBudget {
                     ),
                     limit_micro_usd: Some(limit),
                     remaining_micro_usd: Some(limit.saturating_sub(spent)),
-                });
+                })
             }
         }
-        Ok(())
     }
 }
 
@@ -172,14 +200,18 @@ impl BudgetGuard for StoreBudget {
 
     fn record(&self, attempt: &Attempt) {
         self.spent_micro_usd.fetch_add(attempt.cost_micro_usd, Ordering::Relaxed);
-        self.unrecorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(attempt.clone());
+        let reservation = self.reservations.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((reservation, attempt.clone()));
     }
 }
 
 impl Drop for StoreBudget {
     /// A call dropped before its attempts were flushed still lands in the ledger.
     fn drop(&mut self) {
-        let rows = super::ledger_rows(&self.site, &self.take_unrecorded());
+        let rows = super::ledger_rows(&self.site, self.take_unrecorded());
         if rows.is_empty() {
             return;
         }
@@ -187,7 +219,7 @@ impl Drop for StoreBudget {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(async move {
-                    if let Err(err) = store.record_ai_calls(rows, Utc::now()).await {
+                    if let Err(err) = store.settle_ai_calls(rows, Utc::now()).await {
                         tracing::error!(error = %err, "failed to record ai calls of an interrupted call");
                     }
                 });

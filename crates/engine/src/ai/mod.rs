@@ -288,29 +288,54 @@ const MAX_TOKENS_PER_ATTEMPT: u64 = 100_000_000;
 /// Most cost of one attempt the ledger believes, micro-USD ($1,000,000).
 const MAX_COST_PER_ATTEMPT: u64 = 1_000_000_000_000;
 
-/// Ledger rows of `attempts` made at `site`.
-pub(crate) fn ledger_rows(site: &CallSite, attempts: &[Attempt]) -> Vec<AiCallRecord> {
+/// A ledger row of a call at `site`, with nothing spent yet.
+pub(crate) fn ledger_row(site: &CallSite) -> AiCallRecord {
+    AiCallRecord {
+        user_id: site.user_id,
+        project_id: site.project_id,
+        workflow_id: site.workflow_id,
+        run_id: site.run_id,
+        node_id: site.node_id.clone(),
+        purpose: site.purpose.to_owned(),
+        provider: String::new(),
+        model: String::new(),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cost_micro_usd: 0,
+        latency_ms: 0,
+        outcome: String::new(),
+    }
+}
+
+/// Ledger rows of `attempts` made at `site`, each with its reservation (if any).
+pub(crate) fn ledger_rows(
+    site: &CallSite,
+    attempts: Vec<(Option<uuid::Uuid>, Attempt)>,
+) -> Vec<(Option<uuid::Uuid>, AiCallRecord)> {
     let clamp = |n: u64, max: u64| n.min(max);
     {
         attempts
-            .iter()
-            .map(|attempt| AiCallRecord {
-                user_id: site.user_id,
-                project_id: site.project_id,
-                workflow_id: site.workflow_id,
-                run_id: site.run_id,
-                node_id: site.node_id.clone(),
-                purpose: site.purpose.to_owned(),
-                provider: attempt.provider.clone(),
-                model: attempt.model.clone(),
-                prompt_tokens: i32::try_from(clamp(attempt.prompt_tokens, MAX_TOKENS_PER_ATTEMPT))
-                    .unwrap_or(i32::MAX),
-                completion_tokens: i32::try_from(clamp(attempt.completion_tokens, MAX_TOKENS_PER_ATTEMPT))
-                    .unwrap_or(i32::MAX),
-                cost_micro_usd: i64::try_from(clamp(attempt.cost_micro_usd, MAX_COST_PER_ATTEMPT))
-                    .unwrap_or(i64::MAX),
-                latency_ms: i32::try_from(attempt.latency_ms).unwrap_or(i32::MAX),
-                outcome: attempt.outcome.as_str().to_owned(),
+            .into_iter()
+            .map(|(reservation, attempt)| {
+                (
+                    reservation,
+                    AiCallRecord {
+                        provider: attempt.provider.clone(),
+                        model: attempt.model.clone(),
+                        prompt_tokens: i32::try_from(clamp(attempt.prompt_tokens, MAX_TOKENS_PER_ATTEMPT))
+                            .unwrap_or(i32::MAX),
+                        completion_tokens: i32::try_from(clamp(
+                            attempt.completion_tokens,
+                            MAX_TOKENS_PER_ATTEMPT,
+                        ))
+                        .unwrap_or(i32::MAX),
+                        cost_micro_usd: i64::try_from(clamp(attempt.cost_micro_usd, MAX_COST_PER_ATTEMPT))
+                            .unwrap_or(i64::MAX),
+                        latency_ms: i32::try_from(attempt.latency_ms).unwrap_or(i32::MAX),
+                        outcome: attempt.outcome.as_str().to_owned(),
+                        ..ledger_row(site)
+                    },
+                )
             })
             .collect()
     }

@@ -8,7 +8,8 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use weft_core::{ProjectId, RunId, UserId, WorkflowId};
 
@@ -179,7 +180,137 @@ pub struct UsageRow {
     pub cost_micro_usd: i64,
 }
 
+/// A budget an attempt must fit in.
+#[derive(Clone, Debug)]
+pub struct BudgetCheck {
+    /// Whose spend.
+    pub scope: BudgetScope,
+    /// The user or project.
+    pub subject_id: uuid::Uuid,
+    /// Spend counts from here (the period's start).
+    pub since: DateTime<Utc>,
+    /// The limit, micro-USD.
+    pub limit_micro_usd: i64,
+}
+
+/// What [`Store::reserve_spend`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The worst case fits every budget: this ledger row holds it until the attempt is settled.
+    Reserved(uuid::Uuid),
+    /// It would exceed `checks[check]`, which has `spent_micro_usd` spent (reservations included).
+    Refused {
+        /// Which check.
+        check: usize,
+        /// Spent so far in its period.
+        spent_micro_usd: i64,
+    },
+}
+
+fn call_row(id: uuid::Uuid, call: AiCallRecord, now: DateTime<Utc>) -> ai_calls::ActiveModel {
+    ai_calls::ActiveModel {
+        id: Set(id),
+        user_id: Set(call.user_id.map(|u| u.0)),
+        project_id: Set(call.project_id.map(|p| p.0)),
+        workflow_id: Set(call.workflow_id.map(|w| w.0)),
+        run_id: Set(call.run_id.map(|r| r.0)),
+        node_id: Set(call.node_id),
+        purpose: Set(call.purpose),
+        provider: Set(call.provider),
+        model: Set(call.model),
+        prompt_tokens: Set(call.prompt_tokens),
+        completion_tokens: Set(call.completion_tokens),
+        cost_micro_usd: Set(call.cost_micro_usd),
+        latency_ms: Set(call.latency_ms),
+        outcome: Set(call.outcome),
+        created_at: Set(now),
+    }
+}
+
+async fn spent_on<C: ConnectionTrait>(
+    conn: &C,
+    scope: BudgetScope,
+    subject: uuid::Uuid,
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let column = match scope {
+        BudgetScope::User => ai_calls::Column::UserId,
+        BudgetScope::Project => ai_calls::Column::ProjectId,
+    };
+    let total: Option<Option<i64>> = ai_calls::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("CAST(COALESCE(SUM(cost_micro_usd), 0) AS BIGINT)"), "total")
+        .filter(column.eq(subject))
+        .filter(ai_calls::Column::CreatedAt.gte(since))
+        .into_tuple()
+        .one(conn)
+        .await
+        .context("failed to add up spend")?;
+    Ok(total.flatten().unwrap_or(0))
+}
+
 impl Store {
+    /// Reserves the worst-case cost of an attempt against `checks`, atomically: the spend of
+    /// each budget (including other reservations) plus `placeholder.cost_micro_usd` must fit,
+    /// and then `placeholder` is written to the ledger (outcome `reserved`) so that concurrent
+    /// attempts see it. Reservations of one subject are serialised (a transaction-scoped
+    /// advisory lock on PostgreSQL; SQLite's single writer). [`Store::settle_ai_calls`] replaces
+    /// the placeholder with what the attempt cost.
+    pub async fn reserve_spend(
+        &self,
+        checks: &[BudgetCheck],
+        placeholder: AiCallRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, StoreError> {
+        let txn = self.write.begin().await.context("failed to begin transaction")?;
+        if self.backend() == Backend::Postgres {
+            let mut keys: Vec<i64> = checks
+                .iter()
+                .map(|c| i64::from_be_bytes(c.subject_id.as_bytes()[..8].try_into().unwrap_or_default()))
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                let lock = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [key.into()],
+                );
+                txn.execute_raw(lock).await.context("failed to lock a budget")?;
+            }
+        }
+        for (index, check) in checks.iter().enumerate() {
+            let spent = spent_on(&txn, check.scope, check.subject_id, check.since).await?;
+            if spent.saturating_add(placeholder.cost_micro_usd) > check.limit_micro_usd {
+                return Ok(Reservation::Refused { check: index, spent_micro_usd: spent });
+            }
+        }
+        let id = uuid::Uuid::now_v7();
+        call_row(id, placeholder, now).insert(&txn).await.context("failed to reserve spend")?;
+        txn.commit().await.context("failed to reserve spend")?;
+        Ok(Reservation::Reserved(id))
+    }
+
+    /// Writes attempts to the ledger: replacing their reservation when they had one.
+    pub async fn settle_ai_calls(
+        &self,
+        calls: Vec<(Option<uuid::Uuid>, AiCallRecord)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut fresh = Vec::new();
+        for (reservation, call) in calls {
+            match reservation {
+                Some(id) => {
+                    let mut row = call_row(id, call, now);
+                    row.created_at = sea_orm::ActiveValue::NotSet;
+                    row.update(&self.write).await.context("failed to settle an ai call")?;
+                }
+                None => fresh.push(call),
+            }
+        }
+        self.record_ai_calls(fresh, now).await
+    }
+
     /// Appends attempts to the ledger.
     pub async fn record_ai_calls(
         &self,
@@ -189,23 +320,7 @@ impl Store {
         if calls.is_empty() {
             return Ok(());
         }
-        let rows = calls.into_iter().map(|call| ai_calls::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            user_id: Set(call.user_id.map(|u| u.0)),
-            project_id: Set(call.project_id.map(|p| p.0)),
-            workflow_id: Set(call.workflow_id.map(|w| w.0)),
-            run_id: Set(call.run_id.map(|r| r.0)),
-            node_id: Set(call.node_id),
-            purpose: Set(call.purpose),
-            provider: Set(call.provider),
-            model: Set(call.model),
-            prompt_tokens: Set(call.prompt_tokens),
-            completion_tokens: Set(call.completion_tokens),
-            cost_micro_usd: Set(call.cost_micro_usd),
-            latency_ms: Set(call.latency_ms),
-            outcome: Set(call.outcome),
-            created_at: Set(now),
-        });
+        let rows = calls.into_iter().map(|call| call_row(uuid::Uuid::now_v7(), call, now));
         ai_calls::Entity::insert_many(rows)
             .exec_without_returning(&self.write)
             .await
@@ -220,20 +335,7 @@ impl Store {
         subject: uuid::Uuid,
         since: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let column = match scope {
-            BudgetScope::User => ai_calls::Column::UserId,
-            BudgetScope::Project => ai_calls::Column::ProjectId,
-        };
-        let total: Option<Option<i64>> = ai_calls::Entity::find()
-            .select_only()
-            .column_as(Expr::cust("CAST(COALESCE(SUM(cost_micro_usd), 0) AS BIGINT)"), "total")
-            .filter(column.eq(subject))
-            .filter(ai_calls::Column::CreatedAt.gte(since))
-            .into_tuple()
-            .one(&self.read)
-            .await
-            .context("failed to add up spend")?;
-        Ok(total.flatten().unwrap_or(0))
+        spent_on(&self.read, scope, subject, since).await
     }
 
     /// Sets (creates or replaces) a budget.

@@ -127,3 +127,47 @@ both!(spend_budgets_and_usage_add_up_the_ledger, |store| async move {
         "a user's own calls, with and without project"
     );
 });
+
+both!(reservations_keep_concurrent_calls_within_a_budget, |store| async move {
+    use weft_store::{BudgetCheck, Reservation};
+    let owner = create_user(&store, "owner@example.test").await;
+    let project = store.create_project(owner.id, "P".into(), String::new(), now()).await.unwrap();
+    let check = BudgetCheck {
+        scope: BudgetScope::Project,
+        subject_id: project.id.0,
+        since: BudgetPeriod::Day.start(now()),
+        limit_micro_usd: 1_000,
+    };
+    // Ten attempts of 300 each race for a budget of 1,000: exactly three fit.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (store, check) = (store.handle(), check.clone());
+        let placeholder =
+            AiCallRecord { outcome: "reserved".into(), ..call(Some(project.id), owner.id, "m", 300) };
+        tasks.push(tokio::spawn(
+            async move { store.reserve_spend(&[check], placeholder, now()).await.unwrap() },
+        ));
+    }
+    let mut reserved = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Reservation::Reserved(id) => reserved.push(id),
+            Reservation::Refused { check, spent_micro_usd } => {
+                assert_eq!(check, 0);
+                assert!(spent_micro_usd > 700, "refused only when it would not fit: {spent_micro_usd}");
+            }
+        }
+    }
+    assert_eq!(reserved.len(), 3);
+    assert_eq!(store.spent_since(BudgetScope::Project, project.id.0, check.since).await.unwrap(), 900);
+    // Settling replaces the worst case with the real cost.
+    let actual = call(Some(project.id), owner.id, "m", 40);
+    store
+        .settle_ai_calls(
+            vec![(Some(reserved[0]), actual), (None, call(Some(project.id), owner.id, "m", 5))],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.spent_since(BudgetScope::Project, project.id.0, check.since).await.unwrap(), 645);
+});
