@@ -158,17 +158,10 @@ impl AiRuntime {
                 )
             });
         };
-        let unusable = || {
-            AiSetupError::NotConfigured(format!(
-                "credential {credential} is not an AI provider credential of this project"
-            ))
-        };
-        let id = credential.parse::<uuid::Uuid>().map(CredentialId).map_err(|_| unusable())?;
-        let stored =
-            self.store.get_credential(id).await?.filter(|c| c.project_id == project).ok_or_else(unusable)?;
-        if stored.kind != CredentialKind::AiProvider {
-            return Err(unusable());
-        }
+        let stored = self
+            .project_credential(project, credential, "an AI provider", |k| k == CredentialKind::AiProvider)
+            .await?;
+        let id = stored.id;
         if let Some((changed, client)) = self.lock().get(&id)
             && *changed == stored.updated_at
         {
@@ -190,13 +183,7 @@ impl AiRuntime {
     /// A client speaking to the provider of a stored credential. Its models are priced from
     /// the instance catalogue where it lists them (by model id); others cost nothing known.
     fn credential_client(&self, credential: &Credential) -> Result<AiClient, AiSetupError> {
-        let cipher = self.cipher.as_ref().ok_or_else(|| {
-            AiSetupError::NotConfigured("stored credentials need WEFT_SECRET_KEY on this server".to_owned())
-        })?;
-        let context = Self::seal_context(credential.id, credential.project_id);
-        let key = cipher
-            .open(&credential.sealed, &context)
-            .map_err(|e| AiSetupError::NotConfigured(format!("credential {}: {e}", credential.name)))?;
+        let key = self.open(credential)?;
         let provider_id = format!("credential:{}", credential.id);
         let base_url = credential.base_url.clone().ok_or_else(|| {
             AiSetupError::NotConfigured(format!("credential {} has no base URL", credential.name))
@@ -239,28 +226,50 @@ impl AiRuntime {
         project: ProjectId,
         credential: &str,
     ) -> Result<(String, SecretString), AiSetupError> {
-        let unusable = || {
-            AiSetupError::NotConfigured(format!(
-                "credential {credential} is not an HTTP credential of this project"
-            ))
-        };
-        let id = credential.parse::<uuid::Uuid>().map(CredentialId).map_err(|_| unusable())?;
-        let stored =
-            self.store.get_credential(id).await?.filter(|c| c.project_id == project).ok_or_else(unusable)?;
-        let cipher = self.cipher.as_ref().ok_or_else(|| {
-            AiSetupError::NotConfigured("stored credentials need WEFT_SECRET_KEY on this server".to_owned())
-        })?;
-        let secret = cipher
-            .open(&stored.sealed, &Self::seal_context(stored.id, stored.project_id))
-            .map_err(|e| AiSetupError::NotConfigured(format!("credential {}: {e}", stored.name)))?;
+        let http = |kind| matches!(kind, CredentialKind::Bearer | CredentialKind::Header);
+        let stored = self.project_credential(project, credential, "an HTTP", http).await?;
+        let secret = self.open(&stored)?;
         match (stored.kind, stored.header_name) {
             (CredentialKind::Bearer, _) => {
                 let value = format!("Bearer {}", secrecy::ExposeSecret::expose_secret(&secret));
                 Ok(("authorization".to_owned(), SecretString::from(value)))
             }
             (CredentialKind::Header, Some(name)) => Ok((name, secret)),
-            _ => Err(unusable()),
+            _ => Err(AiSetupError::NotConfigured(format!("credential {credential} names no header"))),
         }
+    }
+
+    /// The credential `credential` of `project` if its kind is `wanted` (`what` names the kind
+    /// in the error); anything else — unknown, another project's — is "not usable", alike.
+    async fn project_credential(
+        &self,
+        project: ProjectId,
+        credential: &str,
+        what: &str,
+        wanted: impl Fn(CredentialKind) -> bool,
+    ) -> Result<Credential, AiSetupError> {
+        let unusable = || {
+            AiSetupError::NotConfigured(format!(
+                "credential {credential} is not {what} credential of this project"
+            ))
+        };
+        let id = credential.parse::<uuid::Uuid>().map(CredentialId).map_err(|_| unusable())?;
+        let stored =
+            self.store.get_credential(id).await?.filter(|c| c.project_id == project).ok_or_else(unusable)?;
+        if !wanted(stored.kind) {
+            return Err(unusable());
+        }
+        Ok(stored)
+    }
+
+    /// Opens a stored credential's secret.
+    fn open(&self, credential: &Credential) -> Result<SecretString, AiSetupError> {
+        let cipher = self.cipher.as_ref().ok_or_else(|| {
+            AiSetupError::NotConfigured("stored credentials need WEFT_SECRET_KEY on this server".to_owned())
+        })?;
+        cipher
+            .open(&credential.sealed, &Self::seal_context(credential.id, credential.project_id))
+            .map_err(|e| AiSetupError::NotConfigured(format!("credential {}: {e}", credential.name)))
     }
 
     /// Refreshes the catalogue from an instance provider's OpenRouter-style `/models`;
