@@ -535,6 +535,36 @@ pub(crate) async fn give_up(
     } else {
         return fail_run(inner, run, step, error).await;
     };
+    let inline = inner.config.inline_steps;
+    let handled = Handled { error: &error, output: output.clone(), ports: ports.clone() };
+    match record_handled(inner, run, plan, index, step, handled, inline).await {
+        // As for successes: the outcome is recorded alone when its inline follow-up fails.
+        Err(err) if inline > 0 => {
+            tracing::warn!(step = %step.id, error = %err, "running ready steps inline failed; recording the outcome alone");
+            record_handled(inner, run, plan, index, step, Handled { error: &error, output, ports }, 0).await
+        }
+        other => other,
+    }
+}
+
+/// A failure the node handles: through its `error` port or with continue-on-fail.
+struct Handled<'a> {
+    error: &'a NodeError,
+    output: Value,
+    ports: Vec<String>,
+}
+
+/// Records a handled failure and runs up to `inline` pure steps it makes ready.
+async fn record_handled(
+    inner: &Inner,
+    run: &Run,
+    plan: &Plan,
+    index: usize,
+    step: &Step,
+    handled: Handled<'_>,
+    inline: usize,
+) -> Result<(), EngineError> {
+    let Handled { error, output, ports } = handled;
     let now = Utc::now();
     let Some((mut txn, _)) = begin(inner, run).await? else { return Ok(()) };
     let output_text = to_text(&output);
@@ -555,17 +585,8 @@ pub(crate) async fn give_up(
     }];
     let follow = Follow { node: index, scope: step.scope.clone(), ports, output: output_text };
     let fired = schedule::fire(inner, &mut txn, plan, run, follow, now).await?;
-    let made_ready = carry_on(
-        inner,
-        &mut txn,
-        plan,
-        run,
-        fired,
-        &mut events,
-        false,
-        &mut inner.config.inline_steps.clone(),
-    )
-    .await?;
+    let made_ready =
+        carry_on(inner, &mut txn, plan, run, fired, &mut events, false, &mut inline.clone()).await?;
     txn.commit().await?;
     inner.after_commit(run, events, made_ready);
     Ok(())
