@@ -71,7 +71,7 @@ pub(crate) async fn run(
                 client.complete_json(request, schema.clone(), MAX_REPAIRS, &guard).await.map(|json| {
                     let output =
                         described(&json.last, json.total_cost_micro_usd, json!({ "json": json.value }));
-                    (json.attempts, output, vec!["out".to_owned()])
+                    (output, vec!["out".to_owned()])
                 })
             }
             None => {
@@ -80,7 +80,7 @@ pub(crate) async fn run(
                 stream_chat(inner, ctx, &client, request, &guard).await.map(|outcome| {
                     let output =
                         described(&outcome, outcome.total_cost_micro_usd, json!({ "text": outcome.text }));
-                    (outcome.attempts.clone(), output, vec!["out".to_owned()])
+                    (output, vec!["out".to_owned()])
                 })
             }
         },
@@ -96,7 +96,7 @@ pub(crate) async fn run(
             client.decide(request, &guard).await.map(|decision| {
                 let body = json!({ "branch": decision.branch, "reason": decision.reason });
                 let output = described(&decision.json.last, decision.json.total_cost_micro_usd, body);
-                (decision.json.attempts, output, vec![decision.branch])
+                (output, vec![decision.branch])
             })
         }
         AiMode::Moderate => {
@@ -109,12 +109,12 @@ pub(crate) async fn run(
                     "reason": moderation.reason,
                 });
                 let output = described(&moderation.json.last, moderation.json.total_cost_micro_usd, body);
-                (moderation.json.attempts, output, vec!["out".to_owned()])
+                (output, vec!["out".to_owned()])
             })
         }
     };
     let outcome = match result {
-        Ok((_, output, ports)) => Ok(Outcome::Done { output, ports }),
+        Ok((output, ports)) => Ok(Outcome::Done { output, ports }),
         Err(err) => Err(node_error(&err)),
     };
     guard.flush().await;
