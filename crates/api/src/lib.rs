@@ -8,6 +8,7 @@ pub mod auth;
 pub mod codegen;
 pub mod error;
 pub mod graph_cache;
+pub mod realtime;
 pub mod http;
 pub mod routers;
 pub mod rpc;

@@ -44,6 +44,8 @@ pub struct ApiConfig {
     pub engine: weft_engine::EngineConfig,
     /// Longest a `workflow.execute` call may wait for its run's result.
     pub max_execute_wait: Duration,
+    /// Event streams and collaboration.
+    pub realtime: crate::realtime::RealtimeConfig,
 }
 
 impl ApiConfig {
@@ -69,6 +71,7 @@ impl ApiConfig {
             trust_forwarded_for: false,
             engine: weft_engine::EngineConfig::default(),
             max_execute_wait: Duration::from_secs(300),
+            realtime: crate::realtime::RealtimeConfig::default(),
         }
     }
 }
@@ -84,6 +87,14 @@ struct Inner {
     graphs: crate::graph_cache::GraphCache,
     engine: weft_engine::Engine,
     shutdown: CancellationToken,
+    event_log: std::sync::Mutex<Option<EventLogTasks>>,
+}
+
+/// The event log's writer and reader, stopped after the server (so that what the last
+/// requests and steps published is written).
+struct EventLogTasks {
+    stop: CancellationToken,
+    tasks: tokio::task::JoinHandle<()>,
 }
 
 /// Shared, cheaply cloned application state.
@@ -118,7 +129,34 @@ impl AppState {
             graphs,
             engine,
             shutdown: CancellationToken::new(),
+            event_log: std::sync::Mutex::new(None),
         })))
+    }
+
+    /// Builds the state around a bus backed by the store's event log (ids, resume,
+    /// cross-instance delivery), and starts the expiry of vanished editors' presence. Must be
+    /// called inside a Tokio runtime; stop with [`AppState::close_event_log`].
+    pub fn with_event_log(store: Store, config: ApiConfig) -> Result<Self, InternalError> {
+        let stop = CancellationToken::new();
+        let journaled = crate::realtime::journaled_bus(&store, &config.realtime, stop.clone());
+        let state = Self::new(store, journaled.bus, config)?;
+        if let Ok(mut slot) = state.0.event_log.lock() {
+            *slot = Some(EventLogTasks { stop, tasks: journaled.tasks });
+        }
+        tokio::spawn(crate::realtime::expire_presence(state.clone()));
+        Ok(state)
+    }
+
+    /// Writes what is queued for the event log and stops its tasks (waiting at most
+    /// `timeout`). Call after the server and workers stopped.
+    pub async fn close_event_log(&self, timeout: Duration) {
+        let tasks = self.0.event_log.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(EventLogTasks { stop, tasks }) = tasks {
+            stop.cancel();
+            if tokio::time::timeout(timeout, tasks).await.is_err() {
+                tracing::warn!("the event log did not flush within the shutdown timeout");
+            }
+        }
     }
 
     /// The database.

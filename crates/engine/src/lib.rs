@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use weft_core::workflow::Graph;
 use weft_core::{RunId, UserId, WorkflowId};
-use weft_events::{EventBus, WeftEvent};
+use weft_events::{Audience, EventBus, WeftEvent};
 use weft_store::{Run, Store, StoreError};
 
 use crate::http::{OutboundHttp, OutboundPolicy};
@@ -433,6 +433,11 @@ impl Engine {
     pub fn wake(&self) {
         self.inner.wake.notify_waiters();
     }
+}
+
+/// Who may receive a run's events: followers of the run, its workflow or its project.
+pub fn run_audience(run: &Run) -> Audience {
+    Audience::Run { project: run.project_id, workflow: run.workflow_id, run: run.id }
 }
 
 /// Installs the TLS crypto provider (ring) for this process, once; every HTTP client built

@@ -56,7 +56,7 @@ impl Inner {
             Ok(created) => {
                 for notification in created {
                     let event = WeftEvent::NotificationCreated { notification: view(&notification) };
-                    self.bus.publish(Audience::User(notification.user_id), event);
+                    self.bus.publish(Audience::User { user: notification.user_id }, event);
                 }
             }
             Err(err) => tracing::error!(error = %err, "failed to create notifications"),

@@ -34,16 +34,16 @@ pub fn decision_output(task: &ApprovalTask) -> (Value, String) {
     (output, decision.to_owned())
 }
 
-fn requested(task: &ApprovalTask) -> Vec<(Audience, WeftEvent)> {
+fn requested(task: &ApprovalTask, run: &Run) -> Vec<(Audience, WeftEvent)> {
     let event = WeftEvent::ApprovalRequested {
         task_id: task.id,
         run_id: task.run_id,
         node_id: task.node_id.clone(),
         escalated: task.escalated,
     };
-    let mut audiences: Vec<Audience> = task.assignees.iter().map(|u| Audience::User(*u)).collect();
+    let mut audiences: Vec<Audience> = task.assignees.iter().map(|u| Audience::User { user: *u }).collect();
     if task.role.is_some() {
-        audiences.push(Audience::Project(task.project_id));
+        audiences.push(crate::run_audience(run));
     }
     audiences.into_iter().map(|a| (a, event.clone())).collect()
 }
@@ -91,7 +91,7 @@ pub async fn approval(
         }
         txn.set_run_status(run.id, RunStatus::Waiting, now).await?;
         txn.commit().await?;
-        for (audience, event) in requested(&task) {
+        for (audience, event) in requested(&task, run) {
             inner.bus.publish(audience, event);
         }
         inner.notify_approval(&task).await;
@@ -129,7 +129,7 @@ pub async fn approval(
             due_at,
             ..task
         };
-        for (audience, event) in requested(&escalated) {
+        for (audience, event) in requested(&escalated, run) {
             inner.bus.publish(audience, event);
         }
         inner.notify_approval(&escalated).await;

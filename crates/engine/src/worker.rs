@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use weft_core::StepId;
 use weft_core::workflow::{NodeSpec, RetryPolicy, output_ports};
-use weft_events::{Audience, WeftEvent};
+use weft_events::WeftEvent;
 use weft_store::{Claim, Requeue, Run, RunStatus, Step, StepEnd, StepStatus, StepTxn};
 
 use crate::context::{self, Source};
@@ -662,6 +662,6 @@ impl Inner {
     }
 
     pub(crate) fn publish(&self, run: &Run, event: WeftEvent) {
-        self.bus.publish(Audience::Project(run.project_id), event);
+        self.bus.publish(crate::run_audience(run), event);
     }
 }

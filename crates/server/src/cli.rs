@@ -155,6 +155,7 @@ async fn create_user(settings: &Settings, params: RegisterParams, role: Role) ->
     };
     store.record_audit(entry, chrono::Utc::now()).await?;
     println!("created {} {} ({})", role, user.email, user.id);
+    state.close_event_log(std::time::Duration::from_secs(5)).await;
     store.close().await;
     Ok(())
 }

@@ -147,6 +147,19 @@ pub struct Settings {
     /// `WEFT_HTTP_ALLOW_PRIVATE`: let HTTP nodes reach every private address (trusted
     /// networks only).
     pub http_allow_private: bool,
+    /// `WEFT_EVENT_RETENTION`: how long the event log keeps events (how far back a stream can
+    /// resume with `Last-Event-ID`).
+    #[serde(with = "humantime_serde")]
+    pub event_retention: Duration,
+    /// `WEFT_STREAM_BUFFER`: frames buffered per event stream before it counts as slow.
+    pub stream_buffer: usize,
+    /// `WEFT_SLOW_CONSUMER_GRACE`: how long a slow event stream may stay full before it is
+    /// closed.
+    #[serde(with = "humantime_serde")]
+    pub slow_consumer_grace: Duration,
+    /// `WEFT_PRESENCE_TTL`: an editor without a heartbeat for this long has left.
+    #[serde(with = "humantime_serde")]
+    pub presence_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -201,6 +214,10 @@ impl Default for Settings {
             max_execute_wait: api.max_execute_wait,
             http_allow_hosts: String::new(),
             http_allow_private: false,
+            event_retention: api.realtime.event_retention,
+            stream_buffer: api.realtime.stream_buffer,
+            slow_consumer_grace: api.realtime.slow_consumer_grace,
+            presence_ttl: api.realtime.presence_ttl,
         }
     }
 }
@@ -355,6 +372,13 @@ impl Settings {
             trust_forwarded_for: self.trust_forwarded_for,
             engine: self.engine_config()?,
             max_execute_wait: self.max_execute_wait,
+            realtime: weft_api::realtime::RealtimeConfig {
+                event_retention: self.event_retention,
+                stream_buffer: self.stream_buffer.max(1),
+                slow_consumer_grace: self.slow_consumer_grace,
+                presence_ttl: self.presence_ttl,
+                ..weft_api::realtime::RealtimeConfig::default()
+            },
         })
     }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use weft_api::AppState;
-use weft_events::EventBus;
 use weft_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
@@ -97,6 +96,7 @@ impl Application {
                 tracing::warn!("steps in flight did not finish within the shutdown timeout");
             }
         }
+        state.close_event_log(self.shutdown_timeout).await;
         state.store().clone().close().await;
         tracing::info!("stopped");
         result
@@ -120,6 +120,7 @@ pub async fn run_workers(
     if tokio::time::timeout(settings.shutdown_timeout, workers).await.is_err() {
         tracing::warn!("steps in flight did not finish within the shutdown timeout");
     }
+    state.close_event_log(settings.shutdown_timeout).await;
     state.store().clone().close().await;
     tracing::info!("stopped");
     Ok(())
@@ -128,8 +129,7 @@ pub async fn run_workers(
 /// Builds the application state from settings and an open store.
 pub fn build_state(settings: &Settings, store: Store) -> anyhow::Result<AppState> {
     let secret = settings.resolve_jwt_secret()?;
-    AppState::new(store, EventBus::new(1024), settings.api_config(secret)?)
-        .context("failed to build application state")
+    AppState::with_event_log(store, settings.api_config(secret)?).context("failed to build application state")
 }
 
 async fn purge_loop(state: AppState) {

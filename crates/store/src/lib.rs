@@ -20,7 +20,9 @@ pub use repos::ai_usage::{
 };
 pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;
+pub use repos::collab::{Comment, CommentRefusal, NewComment, Presence, PresenceUpdate};
 pub use repos::credentials::{Credential, CredentialChanges, CredentialKind, NewCredential};
+pub use repos::event_log::{EventRow, EventSignal, NewEventRow};
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::notifications::{NewNotification, Notification};
 pub use repos::projects::{MemberChange, ProjectQuery};

@@ -66,6 +66,8 @@ pub struct RequestInfo {
     pub user_agent: Option<String>,
     /// What the request presented.
     pub credentials: Credentials,
+    /// The WebSocket the request arrived on, for procedures that push to it.
+    pub socket: Option<crate::realtime::socket::SocketLink>,
     resolved: OnceCell<Result<Caller, UnauthenticatedReason>>,
 }
 
@@ -77,7 +79,13 @@ impl RequestInfo {
         user_agent: Option<String>,
         credentials: Credentials,
     ) -> Self {
-        Self { request_id, client_ip, user_agent, credentials, resolved: OnceCell::new() }
+        Self { request_id, client_ip, user_agent, credentials, socket: None, resolved: OnceCell::new() }
+    }
+
+    /// The same request, arrived on a WebSocket.
+    pub fn on_socket(mut self, socket: crate::realtime::socket::SocketLink) -> Self {
+        self.socket = Some(socket);
+        self
     }
 
     /// Client address as stored in the audit log and session list.

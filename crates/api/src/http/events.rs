@@ -1,48 +1,108 @@
 //! `GET /events`: the caller's Server-Sent Events stream.
 //!
 //! Authenticated by `Authorization: Bearer` or, for browsers' `EventSource`, by a
-//! single-use `?ticket=` from `auth.streamTicket`. The stream sends a heartbeat at once and
-//! then periodically; on each heartbeat the session is re-checked in the database, so a
-//! session ended on another instance also closes the stream here. A `session.revoked`
-//! event for the stream's own session is delivered and then the stream closes.
+//! single-use `?ticket=` from `auth.streamTicket`. `?topics=run:<id>,workflow:<id>,project:<id>`
+//! chooses what the stream follows besides the caller's personal events (without it: every
+//! project the caller is a member of); a topic the caller may not see answers 404 and opens
+//! nothing. Durable events carry their event-log id; a client reconnecting with
+//! `Last-Event-ID` (header, or `?lastEventId=`) first receives what it missed, or `resync`
+//! when the log no longer holds it. Heartbeats are sent at once and then periodically; on
+//! each the session is re-checked, so a session ended on another instance also closes the
+//! stream here.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
-use tokio::sync::broadcast::error::RecvError;
+use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use weft_core::SessionId;
-use weft_events::{RevokeReason, WeftEvent};
+use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
 use crate::auth::{Caller, Credentials};
-use crate::error::{ApiError, UnauthenticatedReason};
-use crate::http::rpc::{TicketQuery, connection_credentials, unauthorized};
+use crate::error::{ApiError, ErrorCode, UnauthenticatedReason};
+use crate::http::rpc::{connection_credentials, error_response, unauthorized};
+use crate::realtime::follow::{Follow, parse_topics};
+use crate::realtime::pump::{Render, pump};
 
-/// Frames buffered per connection before the producer waits.
-const STREAM_BUFFER: usize = 64;
+/// Query of `GET /events`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StreamQuery {
+    /// A ticket from `auth.streamTicket`.
+    ticket: Option<String>,
+    /// Comma-separated topics.
+    topics: Option<String>,
+    /// Resume position, for clients that cannot send the `Last-Event-ID` header.
+    last_event_id: Option<String>,
+}
 
-fn frame(event: &WeftEvent) -> Option<Event> {
-    Event::default().event(event.type_name()).json_data(event).ok()
+struct SseRender;
+
+impl Render for SseRender {
+    type Frame = Result<Event, Infallible>;
+
+    fn frame(&self, id: Option<i64>, kind: &str, data: &str) -> Option<Self::Frame> {
+        let event = Event::default().event(kind).data(data);
+        Some(Ok(match id {
+            Some(id) => event.id(id.to_string()),
+            None => event,
+        }))
+    }
+
+    fn heartbeats(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<TicketQuery>,
+    Query(query): Query<StreamQuery>,
 ) -> Response {
     let caller = match open(&state, &headers, query.ticket.as_deref()).await {
         Ok(caller) => caller,
         Err(err) => return unauthorized(err),
     };
-    let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-    tokio::spawn(pump(state, caller, tx));
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(query.last_event_id)
+        .filter(|text| !text.trim().is_empty());
+    let resume_from = match resume.map(|text| text.trim().parse::<i64>()) {
+        None => None,
+        Some(Ok(id)) if id >= 0 => Some(id),
+        Some(_) => {
+            let err = ApiError::field("lastEventId", "invalid", "an event id is a non-negative integer");
+            return error_response(StatusCode::BAD_REQUEST, err);
+        }
+    };
+    let list: Vec<String> = query
+        .topics
+        .as_deref()
+        .map(|t| t.split(',').filter(|s| !s.trim().is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let follow = match parse_topics(&list, "topics", state.config().realtime.max_topics) {
+        Ok(topics) => Follow::open(&state, caller.user_id, caller.session_id, topics).await,
+        Err(err) => Err(err),
+    };
+    let follow = match follow {
+        Ok(follow) => follow,
+        Err(err) => {
+            let status = match err.code() {
+                ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                ErrorCode::InvalidParams | ErrorCode::Validation => StatusCode::BAD_REQUEST,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            return error_response(status, err);
+        }
+    };
+    let (tx, rx) = mpsc::channel(state.config().realtime.stream_buffer.max(1));
+    tokio::spawn(pump(state, follow, resume_from, tx, SseRender, CancellationToken::new()));
     Sse::new(ReceiverStream::new(rx)).into_response()
 }
 
@@ -51,112 +111,5 @@ async fn open(state: &AppState, headers: &HeaderMap, ticket: Option<&str>) -> Re
         Credentials::Session(session_id) => session_id,
         _ => return Err(ApiError::Unauthenticated(UnauthenticatedReason::MissingToken)),
     };
-    session_caller(state, session_id).await?.map_err(ApiError::Unauthenticated)
-}
-
-async fn session_caller(
-    state: &AppState,
-    session_id: SessionId,
-) -> Result<Result<Caller, UnauthenticatedReason>, ApiError> {
-    crate::auth::caller::caller_for_session(state, session_id, None).await
-}
-
-/// Feeds one connection until the client leaves, the session ends, or the server stops.
-async fn pump(state: AppState, caller: Caller, tx: mpsc::Sender<Result<Event, Infallible>>) {
-    let mut events = state.bus().subscribe();
-    let mut memberships = Memberships::default();
-    let mut heartbeat =
-        tokio::time::interval(state.config().heartbeat_interval.max(Duration::from_millis(100)));
-    let shutdown = state.shutdown_token().clone();
-    loop {
-        let next = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tx.closed() => return,
-            _ = heartbeat.tick() => {
-                match session_caller(&state, caller.session_id).await {
-                    Ok(Ok(_)) => Some(WeftEvent::Heartbeat { at: Utc::now() }),
-                    Ok(Err(_)) => {
-                        // Ended elsewhere (another instance, or an event this stream missed).
-                        let reason = revoke_reason(&state, caller.session_id).await;
-                        let _ = send(&tx, &WeftEvent::SessionRevoked { session_id: caller.session_id, reason }).await;
-                        return;
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "event stream could not re-check its session");
-                        None
-                    }
-                }
-            }
-            received = events.recv() => match received {
-                Ok(envelope) if envelope.is_for_user(caller.user_id) => Some(envelope.event.clone()),
-                Ok(envelope) => match envelope.project() {
-                    Some(project) if memberships.is_member(&state, project, caller.user_id).await => {
-                        Some(envelope.event.clone())
-                    }
-                    _ => None,
-                },
-                Err(RecvError::Lagged(missed)) => {
-                    // The client fell behind; it reconnects and resynchronises.
-                    tracing::warn!(missed, "event stream lagged; closing");
-                    return;
-                }
-                Err(RecvError::Closed) => return,
-            },
-        };
-        let Some(event) = next else { continue };
-        let ends_stream = matches!(&event, WeftEvent::SessionRevoked { session_id, .. } if *session_id == caller.session_id);
-        if send(&tx, &event).await.is_err() || ends_stream {
-            return;
-        }
-    }
-}
-
-/// The caller's project memberships as this stream last checked them: events addressed to
-/// a project reach its members only, and a membership is re-checked after a few seconds so
-/// a removed member stops receiving them.
-#[derive(Default)]
-struct Memberships {
-    checked: std::collections::HashMap<weft_core::ProjectId, (bool, std::time::Instant)>,
-}
-
-impl Memberships {
-    const TTL: Duration = Duration::from_secs(5);
-
-    async fn is_member(
-        &mut self,
-        state: &AppState,
-        project: weft_core::ProjectId,
-        user: weft_core::UserId,
-    ) -> bool {
-        if let Some((member, at)) = self.checked.get(&project)
-            && at.elapsed() < Self::TTL
-        {
-            return *member;
-        }
-        let member = match state.store().project_role(project, user).await {
-            Ok(role) => role.is_some(),
-            Err(err) => {
-                tracing::warn!(error = %err, "event stream could not check a membership");
-                false
-            }
-        };
-        self.checked.insert(project, (member, std::time::Instant::now()));
-        member
-    }
-}
-
-async fn send(tx: &mpsc::Sender<Result<Event, Infallible>>, event: &WeftEvent) -> Result<(), ()> {
-    match frame(event) {
-        Some(frame) => tx.send(Ok(frame)).await.map_err(|_| ()),
-        None => Ok(()),
-    }
-}
-
-async fn revoke_reason(state: &AppState, session_id: SessionId) -> RevokeReason {
-    match state.store().session_with_user(session_id).await {
-        Ok(Some((session, _))) => {
-            session.revoked_reason.as_deref().and_then(RevokeReason::parse).unwrap_or(RevokeReason::Revoked)
-        }
-        _ => RevokeReason::Revoked,
-    }
+    crate::auth::caller::caller_for_session(state, session_id, None).await?.map_err(ApiError::Unauthenticated)
 }

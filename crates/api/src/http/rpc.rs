@@ -120,6 +120,11 @@ pub(crate) fn unauthorized(error: ApiError) -> Response {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
+    error_response(status, error)
+}
+
+/// An HTTP error answer carrying the JSON-RPC error object (for non-RPC endpoints).
+pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
     json_response(status, envelope_error(error.into_object()))
 }
 
@@ -163,6 +168,7 @@ async fn serve_socket(
         }
         let _ = sink.close().await;
     });
+    let link = crate::realtime::socket::SocketLink::new(out_tx.clone());
     let in_flight = Arc::new(Semaphore::new(WS_MAX_IN_FLIGHT));
     let shutdown = state.shutdown_token().clone();
     loop {
@@ -189,7 +195,8 @@ async fn serve_socket(
         let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
         let state = state.clone();
         let out_tx = out_tx.clone();
-        let request = Arc::new(request_info(&state, &headers, Some(peer), credentials.clone()));
+        let request =
+            Arc::new(request_info(&state, &headers, Some(peer), credentials.clone()).on_socket(link.clone()));
         tokio::spawn(async move {
             let limits = state.config().limits;
             if let Some(answer) = state.registry().handle_message(&state, &request, limits, &text).await {
@@ -198,6 +205,8 @@ async fn serve_socket(
             drop(permit);
         });
     }
+    link.close();
+    drop(link);
     drop(out_tx);
     let _ = writer.await;
 }

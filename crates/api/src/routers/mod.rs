@@ -3,7 +3,9 @@
 
 pub mod ai;
 pub mod auth;
+pub mod collab;
 pub mod common;
+pub mod events;
 pub mod notification;
 pub mod project;
 pub mod run;
@@ -18,5 +20,7 @@ pub fn registry() -> Registry {
     let registry = workflow::register(registry);
     let registry = run::register(registry);
     let registry = ai::register(registry);
-    notification::register(registry)
+    let registry = notification::register(registry);
+    let registry = collab::register(registry);
+    events::register(registry)
 }

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use weft_api::auth::TokenConfig;
 use weft_api::{ApiConfig, AppState};
-use weft_events::EventBus;
 use weft_store::testing::TestDatabase;
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
@@ -122,7 +121,7 @@ impl TestApp {
 
     pub async fn start(db: TestDatabase, config: ApiConfig) -> TestApp {
         let store = db.store().await.unwrap();
-        let state = AppState::new(store, EventBus::new(256), config).unwrap();
+        let state = AppState::with_event_log(store, config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();

@@ -12,6 +12,7 @@ mod conformance;
 mod events;
 mod notifications;
 mod projects;
+mod realtime;
 mod runs;
 mod transport;
 mod workflow_access;

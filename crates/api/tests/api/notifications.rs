@@ -75,7 +75,7 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
     let user_id: weft_core::UserId = serde_json::from_value(me["id"].clone()).unwrap();
     assert_eq!(
         pushed,
-        (Audience::User(user_id), first["id"].as_str().unwrap().to_owned()),
+        (Audience::User { user: user_id }, first["id"].as_str().unwrap().to_owned()),
         "pushed to the receiver only"
     );
 

@@ -12,7 +12,7 @@ use weft_ai::{
     AiBranch, AiError, ChatMessage, ChatOutcome, ChatRequest, DecideRequest, ModelChoice, ModerateRequest,
 };
 use weft_core::workflow::nodes::{AiConfig, AiMode};
-use weft_events::{Audience, WeftEvent};
+use weft_events::WeftEvent;
 
 use super::CallSite;
 use crate::Inner;
@@ -164,7 +164,14 @@ async fn stream_chat(
                 scope: ctx.scope.clone(),
                 text,
             };
-            inner.bus.publish(Audience::Project(ctx.run.project_id), event);
+            inner.bus.publish(
+                weft_events::Audience::Run {
+                    project: ctx.run.project_id,
+                    workflow: ctx.run.workflow_id,
+                    run: ctx.run.id,
+                },
+                event,
+            );
         }
     };
     // The request (and with it the sender) is dropped when the chat ends, which ends `publish`.

@@ -3,7 +3,9 @@
 pub mod ai_usage;
 pub mod approvals;
 pub mod audit;
+pub mod collab;
 pub mod credentials;
+pub mod event_log;
 mod fresh;
 pub mod invitations;
 pub mod notifications;

@@ -112,6 +112,19 @@ impl Store {
             .transpose()
     }
 
+    /// Every project the user is a member of.
+    pub async fn member_project_ids(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
+        let ids: Vec<uuid::Uuid> = project_members::Entity::find()
+            .select_only()
+            .column(project_members::Column::ProjectId)
+            .filter(project_members::Column::UserId.eq(user.0))
+            .into_tuple()
+            .all(&self.read)
+            .await
+            .context("failed to list memberships")?;
+        Ok(ids.into_iter().map(ProjectId).collect())
+    }
+
     /// The project and the user's role in it, if the user is a member.
     pub async fn project_for_member(
         &self,

@@ -7,6 +7,7 @@ use weft_core::validation::join_path;
 use weft_core::workflow::{self as wf, Graph, ValidationReport, WorkflowExport};
 use weft_core::{FieldError, ProjectRole, Role, ValidationErrors, WorkflowId};
 use weft_store::{NewVersion, NewWorkflow, SaveOutcome, VersionContent, WorkflowChanges, WorkflowQuery};
+use weft_events::{Audience, WeftEvent};
 
 use std::sync::Arc;
 
@@ -86,7 +87,7 @@ fn internal(context: &'static str) -> impl FnOnce(serde_json::Error) -> ApiError
 
 /// A stored version's document and graph, from the cache or the database (trusted: it was
 /// parsed before it was saved). What is loaded is cached on the way.
-async fn load_entry(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Arc<CachedGraph>, ApiError> {
+pub(crate) async fn load_entry(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Arc<CachedGraph>, ApiError> {
     if let Some(entry) = ctx.state.graphs().get(id, version) {
         return Ok(entry);
     }
@@ -224,6 +225,20 @@ const MAX_DELTA_BYTES: usize = 64 * 1024;
 /// A graph to save, with its normalised JSON document (`serde_json::to_value(&graph)`, what
 /// JSON Patch paths of later edits point into) and, when known, the exact JSON Patch from
 /// the previous version's document to this one.
+/// Who edited, and why.
+struct EditInfo {
+    /// The version message.
+    message: String,
+    /// The editor (browser tab) that sent the edit, when it said.
+    client_id: Option<uuid::Uuid>,
+}
+
+impl From<String> for EditInfo {
+    fn from(message: String) -> Self {
+        Self { message, client_id: None }
+    }
+}
+
 struct Edited {
     graph: Graph,
     document: serde_json::Value,
@@ -246,11 +261,21 @@ async fn save(
     id: WorkflowId,
     expected_version: i32,
     edited: Edited,
-    message: String,
+    edit: EditInfo,
 ) -> Result<SaveResult, ApiError> {
     let caller = ctx.caller()?;
     let Edited { graph, document, delta } = edited;
     let validation = report(ctx, &graph);
+    // What other editors apply: the delta from the normalised previous version, exact.
+    let patch: Option<Vec<serde_json::Value>> = match &delta {
+        Some(ops) => Some(
+            ops.iter()
+                .map(serde_json::to_value)
+                .collect::<Result<_, _>>()
+                .map_err(internal("failed to serialise patch"))?,
+        ),
+        None => None,
+    };
     let delta = match delta {
         Some(ops) if !weft_store::snapshot_due(expected_version + 1) => {
             Some(serde_json::to_string(&ops).map_err(internal("failed to serialise delta"))?)
@@ -263,10 +288,23 @@ async fn save(
             serde_json::to_string(&document).map_err(internal("failed to serialise graph"))?,
         ),
     };
-    let new = NewVersion { expected_version, content, author_id: caller.user_id, message };
+    let new = NewVersion { expected_version, content, author_id: caller.user_id, message: edit.message };
     match ctx.state.store().save_version(id, new, Utc::now()).await? {
         SaveOutcome::Saved(workflow) => {
-            ctx.state.graphs().put(id, CachedGraph { version: workflow.current_version, document, graph });
+            let version = workflow.current_version;
+            ctx.state.graphs().put(id, CachedGraph { version, document, graph });
+            let audience = Audience::Workflow { project: workflow.project_id, workflow: id };
+            let event = match patch {
+                Some(patch) => WeftEvent::WorkflowPatched {
+                    workflow_id: id,
+                    version,
+                    patch,
+                    author_id: caller.user_id,
+                    client_id: edit.client_id,
+                },
+                None => WeftEvent::WorkflowSaved { workflow_id: id, version, author_id: caller.user_id },
+            };
+            ctx.state.bus().publish(audience, event);
             Ok(SaveResult { workflow: workflow.into(), validation })
         }
         SaveOutcome::Conflict { current_version } => Err(ApiError::StaleVersion { current_version }),
@@ -288,7 +326,7 @@ pub(crate) async fn save_whole(
     if workflow.project_id != project {
         return Err(ApiError::NotFound { resource: "workflow" });
     }
-    save(ctx, workflow.id, expected_version, Edited::whole(graph)?, message).await
+    save(ctx, workflow.id, expected_version, Edited::whole(graph)?, message.into()).await
 }
 
 /// Applies `operations` to the cached version an edit starts from. Nodes and edges the
@@ -579,7 +617,7 @@ impl Procedure for SaveGraph {
         let message = message(&mut errors, params.message.as_deref(), "saved");
         errors.into_result()?;
         let graph = parse_graph(&ctx, &params.graph, "graph")?;
-        save(&ctx, workflow.id, params.expected_version, Edited::whole(graph)?, message).await
+        save(&ctx, workflow.id, params.expected_version, Edited::whole(graph)?, message.into()).await
     }
 }
 
@@ -613,7 +651,8 @@ impl Procedure for PatchGraph {
             None => (*load_entry(&ctx, workflow.id, workflow.current_version).await?).clone(),
         };
         let edited = apply_patch(&ctx, entry, &operations)?;
-        save(&ctx, workflow.id, params.expected_version, edited, message).await
+        save(&ctx, workflow.id, params.expected_version, edited, EditInfo { message, client_id: params.client_id })
+            .await
     }
 }
 
@@ -701,7 +740,7 @@ impl Procedure for Restore {
         check_current(&workflow, expected)?;
         let entry = load_entry(&ctx, workflow.id, params.version).await?;
         let edited = Edited { graph: entry.graph.clone(), document: entry.document.clone(), delta: None };
-        save(&ctx, workflow.id, expected, edited, format!("restored version {}", params.version)).await
+        save(&ctx, workflow.id, expected, edited, format!("restored version {}", params.version).into()).await
     }
 }
 

@@ -258,6 +258,11 @@ pub struct PatchGraphParams {
     #[serde(default)]
     #[ts(optional)]
     pub message: Option<String>,
+    /// The editor sending the edit (its `collab.join` client id), echoed in the
+    /// `workflow.patched` event so it can skip its own edit.
+    #[serde(default)]
+    #[ts(optional)]
+    pub client_id: Option<uuid::Uuid>,
 }
 
 /// One RFC 6902 operation (TypeScript shape only; the server parses and checks it).

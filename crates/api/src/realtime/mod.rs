@@ -1,0 +1,103 @@
+//! Realtime delivery: the event log on the store ([`journal`]), what a stream follows
+//! ([`follow`]), feeding a stream ([`pump`]) for SSE and WebSocket subscriptions alike, and
+//! the expiry of vanished editors' presence.
+
+pub mod follow;
+pub mod journal;
+pub mod pump;
+pub mod socket;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use weft_core::{ProjectId, RunId, UserId, WorkflowId};
+use weft_events::{Audience, EventBus, JournalOptions, JournaledBus, WeftEvent};
+use weft_store::{EventRow, Store};
+
+use crate::AppState;
+
+/// Settings of event streams and collaboration.
+#[derive(Clone, Copy, Debug)]
+pub struct RealtimeConfig {
+    /// Frames buffered per stream before it counts as slow.
+    pub stream_buffer: usize,
+    /// How long a slow stream may stay full before it is closed.
+    pub slow_consumer_grace: Duration,
+    /// Most events one catch-up replays; beyond, the stream sends `resync`.
+    pub max_replay: usize,
+    /// How long the event log keeps events (resume window).
+    pub event_retention: Duration,
+    /// An editor without a heartbeat for this long has left.
+    pub presence_ttl: Duration,
+    /// Most topics one stream follows.
+    pub max_topics: usize,
+    /// Capacity of the in-process bus (events a subscriber may lag before catching up).
+    pub bus_capacity: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            stream_buffer: 256,
+            slow_consumer_grace: Duration::from_secs(10),
+            max_replay: 10_000,
+            event_retention: Duration::from_secs(24 * 3600),
+            presence_ttl: Duration::from_secs(30),
+            max_topics: 50,
+            bus_capacity: 4096,
+        }
+    }
+}
+
+/// A bus whose durable events go through the store's event log.
+pub fn journaled_bus(store: &Store, config: &RealtimeConfig, shutdown: CancellationToken) -> JournaledBus {
+    let options = JournalOptions {
+        retention: config.event_retention,
+        poll: Duration::from_secs(2),
+        prune_every: Duration::from_secs(60),
+    };
+    EventBus::journaled(config.bus_capacity, Arc::new(journal::StoreJournal(store.clone())), options, shutdown)
+}
+
+/// The audience of a log row.
+pub(crate) fn audience_of(row: &EventRow) -> Option<Audience> {
+    Audience::from_parts(
+        row.user_id.map(UserId),
+        row.project_id.map(ProjectId),
+        row.workflow_id.map(WorkflowId),
+        row.run_id.map(RunId),
+    )
+}
+
+/// Removes editors that stopped sending heartbeats and tells the workflow's followers,
+/// until the server stops. Each expired editor is announced by one instance only.
+pub async fn expire_presence(state: AppState) {
+    let ttl = state.config().realtime.presence_ttl;
+    let mut tick = tokio::time::interval((ttl / 3).max(Duration::from_millis(200)));
+    let shutdown = state.shutdown_token().clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Ok(ttl) = chrono::Duration::from_std(ttl) else { return };
+        match state.store().expire_presence(Utc::now() - ttl).await {
+            Ok(expired) => {
+                for presence in expired {
+                    state.bus().publish(
+                        Audience::Workflow { project: presence.project_id, workflow: presence.workflow_id },
+                        WeftEvent::CollabLeft {
+                            workflow_id: presence.workflow_id,
+                            client_id: presence.client_id,
+                            user_id: presence.user_id,
+                            expired: true,
+                        },
+                    );
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "failed to expire presence"),
+        }
+    }
+}
