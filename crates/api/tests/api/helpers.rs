@@ -244,3 +244,25 @@ pub fn expect_error(result: Result<Value, ErrorObjectOwned>, code: i32, kind: &s
 pub fn email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }
+
+/// Invites `email` and accepts as `invitee`; returns nothing, asserts success.
+pub async fn add_member(app: &TestApp, owner: &Session, project_id: &str, invitee: &Session, role: &str) {
+    let email = invitee.user["email"].as_str().unwrap();
+    let invitation: Value = app
+        .call(
+            "project.invite",
+            json!({"projectId": project_id, "email": email, "role": role}),
+            Some(&owner.access_token),
+        )
+        .await
+        .unwrap();
+    let joined: Value = app
+        .call(
+            "project.acceptInvitation",
+            json!({"invitationId": invitation["id"]}),
+            Some(&invitee.access_token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(joined["myRole"], role);
+}

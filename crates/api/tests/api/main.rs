@@ -7,6 +7,7 @@ mod helpers;
 mod ai;
 mod auth_errors;
 mod auth_flows;
+mod collab;
 mod codegen;
 mod conformance;
 mod events;

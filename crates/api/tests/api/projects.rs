@@ -9,28 +9,6 @@ async fn project(app: &TestApp, token: &str, name: &str) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
-/// Invites `email` and accepts as `invitee`; returns nothing, asserts success.
-async fn add_member(app: &TestApp, owner: &Session, project_id: &str, invitee: &Session, role: &str) {
-    let email = invitee.user["email"].as_str().unwrap();
-    let invitation: Value = app
-        .call(
-            "project.invite",
-            json!({"projectId": project_id, "email": email, "role": role}),
-            Some(&owner.access_token),
-        )
-        .await
-        .unwrap();
-    let joined: Value = app
-        .call(
-            "project.acceptInvitation",
-            json!({"invitationId": invitation["id"]}),
-            Some(&invitee.access_token),
-        )
-        .await
-        .unwrap();
-    assert_eq!(joined["myRole"], role);
-}
-
 both!(lifecycle_pagination_and_search, |app| {
     let ada = app.register(&email("ada")).await;
     let token = Some(ada.access_token.as_str());
