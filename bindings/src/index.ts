@@ -64,6 +64,30 @@ export function createClient(options: ClientOptions) {
       /** A single-use, short-lived ticket for opening the event stream from a browser's EventSource, which cannot send an Authorization header: GET /events?ticket=<ticket>. Requires an access token with role GUEST or higher. */
       streamTicket: (params: Procedures["auth.streamTicket"]["params"], options?: CallOptions) => rpc.call("auth.streamTicket", params, options),
     },
+    collab: {
+      /** Comments on a node of the workflow's current version, or answers a comment (parentId); announced as `comment.created`. Requires an access token with role GUEST or higher. */
+      comment: (params: Procedures["collab.comment"]["params"], options?: CallOptions) => rpc.call("collab.comment", params, options),
+      /** Moves the editor's cursor and/or changes its selection (also a heartbeat); announced live as `collab.cursor` on the workflow's topic. Requires an access token with role GUEST or higher. */
+      cursor: (params: Procedures["collab.cursor"]["params"], options?: CallOptions) => rpc.call("collab.cursor", params, options),
+      /** Keeps the editor's presence alive and answers who is on the workflow. An editor that left or expired answers not-found: join again. Requires an access token with role GUEST or higher. */
+      heartbeat: (params: Procedures["collab.heartbeat"]["params"], options?: CallOptions) => rpc.call("collab.heartbeat", params, options),
+      /** Opens the workflow in an editor: records the caller's presence (announced as `collab.joined` on the workflow's topic) and answers everyone there, the current version and how often to send heartbeats. Rejoining with an earlier clientId refreshes it. Requires an access token with role GUEST or higher. */
+      join: (params: Procedures["collab.join"]["params"], options?: CallOptions) => rpc.call("collab.join", params, options),
+      /** Closes the workflow in this editor; announced as `collab.left`. Requires an access token with role GUEST or higher. */
+      leave: (params: Procedures["collab.leave"]["params"], options?: CallOptions) => rpc.call("collab.leave", params, options),
+      /** The workflow's comments, oldest first (cursor pagination), optionally of one node and with resolved ones. Requires an access token with role GUEST or higher. */
+      listComments: (params: Procedures["collab.listComments"]["params"], options?: CallOptions) => rpc.call("collab.listComments", params, options),
+      /** Who is on the workflow now, earliest joined first. Requires an access token with role GUEST or higher. */
+      presence: (params: Procedures["collab.presence"]["params"], options?: CallOptions) => rpc.call("collab.presence", params, options),
+      /** Resolves (or reopens) a comment: its author or an editor of the project; announced as `comment.resolved`. Requires an access token with role GUEST or higher. */
+      resolveComment: (params: Procedures["collab.resolveComment"]["params"], options?: CallOptions) => rpc.call("collab.resolveComment", params, options),
+    },
+    events: {
+      /** On the WebSocket: follows topics (checked like GET /events: a topic the caller may not see answers not-found), optionally resuming after an event id. Answers the subscription id; events arrive as `events.event` notifications (`params.result` holds `id` and `event`); `events.ended` says the server ended the subscription. Requires an access token with role GUEST or higher. */
+      subscribe: (params: Procedures["events.subscribe"]["params"], options?: CallOptions) => rpc.call("events.subscribe", params, options),
+      /** On the WebSocket: ends a subscription of this socket. Requires an access token with role GUEST or higher. */
+      unsubscribe: (params: Procedures["events.unsubscribe"]["params"], options?: CallOptions) => rpc.call("events.unsubscribe", params, options),
+    },
     notification: {
       /** Deletes one of the caller's notifications (another's answers not-found). Requires an access token with role GUEST or higher. */
       delete: (params: Procedures["notification.delete"]["params"], options?: CallOptions) => rpc.call("notification.delete", params, options),
