@@ -20,6 +20,7 @@ import {
   type EventMeta,
   type EventSubscription,
   type SubscriptionEnd,
+  type Topic,
   type WeftEvent,
 } from "../src/index.js";
 
@@ -226,6 +227,73 @@ test("Weft client end-to-end", { timeout: 120_000 }, async (t: TestContext) => {
       );
       const conflict = stale.dataOf("conflict");
       assert.equal(conflict?.currentVersion, saved.workflow.currentVersion);
+    });
+
+    await step("a topic subscription sees live edits, and a new one resumes after the last event id", async () => {
+      const project = await within(client.project.create({ name: "E2E live" }), "project.create");
+      const graph: Graph = {
+        nodes: [
+          { id: "start", name: "Start", type: "start", position: { x: 0, y: 0 }, config: {} },
+          { id: "done", name: "Done", type: "end", position: { x: 200, y: 0 }, config: { output: "{{ input }}" } },
+        ],
+        edges: [{ source: "start", sourcePort: "out", target: "done", targetPort: "in" }],
+      };
+      const created = await within(
+        client.workflow.create({ projectId: project.id, name: "Live", graph }),
+        "workflow.create",
+      );
+      const topics: Topic[] = [`workflow:${created.workflow.id}`];
+      const live = new EventLog();
+      const first = subscribeEvents({
+        baseUrl,
+        topics,
+        getAccessToken: () => accessToken,
+        onEvent: (event, meta) => live.push({ event, meta }),
+        reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
+      });
+      await within(live.next((r) => r.event.type === "heartbeat"), "the first heartbeat");
+      await within(
+        client.workflow.patchGraph({
+          workflowId: created.workflow.id,
+          expectedVersion: 1,
+          patch: [{ op: "replace", path: "/nodes/1/name", value: "Finish" }],
+        }),
+        "workflow.patchGraph",
+      );
+      const patched = await within(live.next((r) => r.event.type === "workflow.patched"), "workflow.patched");
+      assert.ok(patched.event.type === "workflow.patched" && patched.event.version === 2);
+      assert.ok(patched.meta.id !== undefined, "durable events carry ids");
+      first.close();
+      assert.equal(first.lastEventId, patched.meta.id);
+
+      // While nobody listens, a run happens; a subscription resuming from the last id gets it.
+      const executed = await within(
+        client.workflow.execute({ workflowId: created.workflow.id, version: 2, input: { hi: 1 }, wait: true }),
+        "workflow.execute",
+      );
+      const resumed = new EventLog();
+      const second = subscribeEvents({
+        baseUrl,
+        topics,
+        lastEventId: first.lastEventId,
+        getAccessToken: () => accessToken,
+        onEvent: (event, meta) => resumed.push({ event, meta }),
+        reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
+      });
+      const started = await within(resumed.next((r) => r.event.type === "run.started"), "replayed run.started");
+      assert.ok(started.event.type === "run.started" && started.event.runId === executed.run.id);
+      await within(resumed.next((r) => r.event.type === "run.succeeded"), "replayed run.succeeded");
+      assert.ok(!resumed.events.some((r) => r.event.type === "workflow.patched"), "nothing before the id");
+      second.close();
+
+      await rejectsWithCode(
+        client.collab.join({ workflowId: "00000000-0000-7000-8000-000000000000" }),
+        ErrorCodes.NOT_FOUND,
+        "collab.join on an unknown workflow",
+      );
+      const joined = await within(client.collab.join({ workflowId: created.workflow.id }), "collab.join");
+      assert.equal(joined.presence.length, 1);
+      await within(client.collab.leave({ workflowId: created.workflow.id, clientId: joined.clientId }), "collab.leave");
     });
 
     await step("AI: catalogue, a sealed credential, budgets and usage; no provider answers UPSTREAM", async () => {

@@ -275,6 +275,8 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     run(Command::new("bash").arg(root.join("examples/quickstart.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/workflows.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/runs.sh")).env("WEFT_URL", &server.url))?;
+    // Uses bindings/dist, built by `npm test` above.
+    run(Command::new("node").arg(root.join("examples/follow_run.mjs")).env("WEFT_URL", &server.url))?;
     {
         use std::io::BufRead;
 

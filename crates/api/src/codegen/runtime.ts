@@ -841,8 +841,22 @@ export interface SubscriptionErrorInfo {
   retryInMs?: number;
 }
 
+/**
+ * Something an event stream follows besides the caller's personal events: one
+ * run, a workflow (its edits, presence, comments and runs) or a whole project.
+ */
+export type Topic = `run:${string}` | `workflow:${string}` | `project:${string}`;
+
 /** Options of {@link subscribeEvents}. */
 export interface SubscribeOptions extends ConnectionOptions {
+  /**
+   * What to follow. Without topics the stream follows every project the caller
+   * is a member of. A topic the caller may not see makes the server answer 404
+   * (a fatal end). Events carry ids; after a reconnection the server replays
+   * what was missed, or sends `resync` when it no longer can: then refetch what
+   * is on screen.
+   */
+  topics?: readonly Topic[];
   /** Called for every event received. */
   onEvent: (event: WeftEvent, meta: EventMeta) => void;
   /** Called each time a connection is established (status 200, event stream). */
@@ -912,7 +926,11 @@ type ConnectOutcome =
  * ```
  */
 export function subscribeEvents(options: SubscribeOptions): EventSubscription {
-  const url = joinUrl(options.baseUrl, options.path ?? "/events");
+  const base = joinUrl(options.baseUrl, options.path ?? "/events");
+  const url =
+    options.topics !== undefined && options.topics.length > 0
+      ? `${base}${base.includes("?") ? "&" : "?"}topics=${options.topics.map(encodeURIComponent).join(",")}`
+      : base;
   const doFetch = resolveFetch(options.fetch);
   const policy = options.reconnect === false ? undefined : options.reconnect ?? {};
   const initialDelayMs = nonNegative(policy?.initialDelayMs, 1000);

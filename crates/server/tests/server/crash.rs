@@ -83,21 +83,6 @@ fn crash_weft(data_dir: &Path, database_url: Option<&str>) -> Command {
     command
 }
 
-/// Calls `method` and answers its result, failing on a JSON-RPC error.
-async fn call(server: &Server, method: &str, params: Value, token: &str) -> Value {
-    let answer = server.rpc(method, params, Some(token)).await;
-    assert!(answer.get("error").is_none(), "{method} failed: {answer}");
-    answer["result"].clone()
-}
-
-fn node(id: &str, kind: &str, config: Value) -> Value {
-    json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
-}
-
-fn edge(source: &str, target: &str) -> Value {
-    json!({"source": source, "sourcePort": "out", "target": target, "targetPort": "in"})
-}
-
 /// Registers a user and creates start → fast → slow → end; answers the token and the
 /// workflow id.
 async fn create_flow(server: &Server, base: &str) -> (String, String) {

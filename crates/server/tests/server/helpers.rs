@@ -177,3 +177,18 @@ impl Drop for LogsOnFailure {
         }
     }
 }
+
+/// Calls `method` and answers its result, failing on a JSON-RPC error.
+pub async fn call(server: &Server, method: &str, params: Value, token: &str) -> Value {
+    let answer = server.rpc(method, params, Some(token)).await;
+    assert!(answer.get("error").is_none(), "{method} failed: {answer}");
+    answer["result"].clone()
+}
+
+pub fn node(id: &str, kind: &str, config: Value) -> Value {
+    json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
+}
+
+pub fn edge(source: &str, target: &str) -> Value {
+    json!({"source": source, "sourcePort": "out", "target": target, "targetPort": "in"})
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod crash;
+mod fanout;
 mod helpers;
 mod lifecycle;
 mod secrets;
