@@ -162,7 +162,7 @@ export interface Procedures {
   /** Resolves (or reopens) a comment: its author or an editor of the project; announced as `comment.resolved`. Requires an access token with role GUEST or higher. */
   "collab.resolveComment": { params: T.ResolveParams; result: T.CommentView };
   /** On the WebSocket: follows topics (checked like GET /events: a topic the caller may not see answers not-found), optionally resuming after an event id. Answers the subscription id; events arrive as `events.event` notifications (`params.result` holds `id` and `event`); `events.ended` says the server ended the subscription. Requires an access token with role GUEST or higher. */
-  "events.subscribe": { params: T.SubscribeParams; result: T.string };
+  "events.subscribe": { params: T.SubscribeParams; result: T.SubscriptionId };
   /** On the WebSocket: ends a subscription of this socket. Requires an access token with role GUEST or higher. */
   "events.unsubscribe": { params: T.UnsubscribeParams; result: T.Unsubscribed };
 }

@@ -2581,6 +2581,11 @@ topics?: Array<string>,
 lastEventId?: number, };
 
 /**
+ * Names a subscription: carried by every `events.event` notification of it.
+ */
+export type SubscriptionId = string;
+
+/**
  * `ai.suggestNext` params.
  */
 export type SuggestNextParams = { 

@@ -9,6 +9,7 @@ mod ai;
 mod audit;
 mod concurrency;
 mod connect;
+mod event_log;
 mod migrations;
 mod purge;
 mod refresh;

@@ -33,6 +33,11 @@ pub struct SubscribeParams {
     pub last_event_id: Option<i64>,
 }
 
+/// Names a subscription: carried by every `events.event` notification of it.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(transparent)]
+pub struct SubscriptionId(pub String);
+
 /// `events.unsubscribe` params.
 #[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -62,9 +67,9 @@ impl Procedure for Subscribe {
     const DOC: &'static str = "On the WebSocket: follows topics (checked like GET /events: a topic the caller may not see answers not-found), optionally resuming after an event id. Answers the subscription id; events arrive as `events.event` notifications (`params.result` holds `id` and `event`); `events.ended` says the server ended the subscription.";
     const ACCESS: Access = Access::Role(Role::Guest);
     type Params = SubscribeParams;
-    type Output = String;
+    type Output = SubscriptionId;
 
-    async fn call(ctx: CallContext, params: SubscribeParams) -> Result<String, ApiError> {
+    async fn call(ctx: CallContext, params: SubscribeParams) -> Result<SubscriptionId, ApiError> {
         let caller = ctx.caller()?;
         let link = socket(&ctx)?;
         if params.last_event_id.is_some_and(|id| id < 0) {
@@ -76,7 +81,7 @@ impl Procedure for Subscribe {
         let subscription = link.subscribe(&ctx.state, follow, params.last_event_id).ok_or_else(|| {
             ApiError::field("topics", "tooMany", &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket"))
         })?;
-        Ok(subscription)
+        Ok(SubscriptionId(subscription))
     }
 }
 
