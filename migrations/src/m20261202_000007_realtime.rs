@@ -67,7 +67,11 @@ enum WorkflowComments {
     CreatedAt,
 }
 
-fn cascade(name: &str, from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
+fn cascade(
+    name: &str,
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(from.0, from.1)
@@ -101,7 +105,9 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("idx_event_log_at").table(EventLog::Table).col(EventLog::At).to_owned())
+            .create_index(
+                Index::create().name("idx_event_log_at").table(EventLog::Table).col(EventLog::At).to_owned(),
+            )
             .await?;
         manager
             .create_table(

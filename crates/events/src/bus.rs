@@ -91,7 +91,9 @@ impl Audience {
             (Some(user), None, None, None) => Some(Audience::User { user }),
             (None, Some(project), None, None) => Some(Audience::Project { project }),
             (None, Some(project), Some(workflow), None) => Some(Audience::Workflow { project, workflow }),
-            (None, Some(project), Some(workflow), Some(run)) => Some(Audience::Run { project, workflow, run }),
+            (None, Some(project), Some(workflow), Some(run)) => {
+                Some(Audience::Run { project, workflow, run })
+            }
             _ => None,
         }
     }

@@ -62,7 +62,9 @@ impl StoredRecord {
     /// Decodes the event.
     pub fn envelope(self) -> Option<Envelope> {
         match serde_json::from_str::<WeftEvent>(&self.data) {
-            Ok(event) => Some(Envelope { id: Some(self.id), audience: self.audience, event, data: self.data.into() }),
+            Ok(event) => {
+                Some(Envelope { id: Some(self.id), audience: self.audience, event, data: self.data.into() })
+            }
             Err(err) => {
                 tracing::warn!(id = self.id, error = %err, "skipping an event the log holds in an unknown shape");
                 None
@@ -182,7 +184,13 @@ impl EventBus {
         let origin = uuid::Uuid::now_v7();
         let appended = Arc::new(Notify::new());
         let (ready_tx, ready_rx) = oneshot::channel();
-        let reader = Reader { bus: bus.clone(), journal: journal.clone(), origin, appended: appended.clone(), options };
+        let reader = Reader {
+            bus: bus.clone(),
+            journal: journal.clone(),
+            origin,
+            appended: appended.clone(),
+            options,
+        };
         let writer = Writer { bus: bus.clone(), journal, origin, appended };
         let reader_shutdown = shutdown.clone();
         let tasks = tokio::spawn(async move {
@@ -244,7 +252,11 @@ impl Writer {
                     unlogged.push(envelope);
                 }
                 Outgoing::Ephemeral(envelope) => {
-                    let frame = RelayFrame { origin: self.origin, audience: envelope.audience, event: envelope.event };
+                    let frame = RelayFrame {
+                        origin: self.origin,
+                        audience: envelope.audience,
+                        event: envelope.event,
+                    };
                     if let Ok(frame) = serde_json::to_string(&frame)
                         && let Err(err) = self.journal.relay(frame).await
                     {

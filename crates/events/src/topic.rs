@@ -93,7 +93,9 @@ impl TopicSet {
                 self.projects.contains(&project) || self.workflows.contains(&workflow)
             }
             Audience::Run { project, workflow, run } => {
-                self.projects.contains(&project) || self.workflows.contains(&workflow) || self.runs.contains(&run)
+                self.projects.contains(&project)
+                    || self.workflows.contains(&workflow)
+                    || self.runs.contains(&run)
             }
         }
     }

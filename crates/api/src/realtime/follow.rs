@@ -38,7 +38,9 @@ pub fn parse_topics(list: &[String], field: &str, max: usize) -> Result<Vec<Topi
     for (index, text) in list.iter().enumerate() {
         match text.trim().parse::<Topic>() {
             Ok(topic) => topics.push(topic),
-            Err(err) => return Err(ApiError::field(&format!("{field}[{index}]"), "invalid", &err.to_string())),
+            Err(err) => {
+                return Err(ApiError::field(&format!("{field}[{index}]"), "invalid", &err.to_string()));
+            }
         }
     }
     Ok(topics)
@@ -57,7 +59,9 @@ impl Follow {
         for topic in &topics {
             let (project, resource) = match *topic {
                 Topic::Project(project) => (Some(project), "project"),
-                Topic::Workflow(workflow) => (store.find_workflow(workflow).await?.map(|w| w.project_id), "workflow"),
+                Topic::Workflow(workflow) => {
+                    (store.find_workflow(workflow).await?.map(|w| w.project_id), "workflow")
+                }
                 Topic::Run(run) => (store.get_run(run).await?.map(|r| r.project_id), "run"),
             };
             let visible = match project {

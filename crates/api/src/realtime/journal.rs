@@ -43,7 +43,8 @@ impl Journal for StoreJournal {
         scope: &'a ReadScope,
     ) -> BoxFuture<'a, Result<Vec<StoredRecord>, JournalError>> {
         Box::pin(async move {
-            let projects: Option<Vec<uuid::Uuid>> = scope.projects.as_ref().map(|p| p.iter().map(|p| p.0).collect());
+            let projects: Option<Vec<uuid::Uuid>> =
+                scope.projects.as_ref().map(|p| p.iter().map(|p| p.0).collect());
             let rows = self
                 .0
                 .events_after(after, limit, scope.user.map(|u| u.0), projects.as_deref())

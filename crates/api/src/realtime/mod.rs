@@ -58,7 +58,12 @@ pub fn journaled_bus(store: &Store, config: &RealtimeConfig, shutdown: Cancellat
         poll: Duration::from_secs(2),
         prune_every: Duration::from_secs(60),
     };
-    EventBus::journaled(config.bus_capacity, Arc::new(journal::StoreJournal(store.clone())), options, shutdown)
+    EventBus::journaled(
+        config.bus_capacity,
+        Arc::new(journal::StoreJournal(store.clone())),
+        options,
+        shutdown,
+    )
 }
 
 /// The audience of a log row.

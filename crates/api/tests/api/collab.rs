@@ -15,7 +15,8 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
     let eve = app.register(&email("eve")).await;
     let (project, workflow_id) = workflow(&app, &ada.access_token).await;
     add_member(&app, &ada, &project, &bob, "EDITOR").await;
-    let mut ada_sees = stream(&app, &ada.access_token, &format!("?topics=workflow:{workflow_id}"), None).await.unwrap();
+    let mut ada_sees =
+        stream(&app, &ada.access_token, &format!("?topics=workflow:{workflow_id}"), None).await.unwrap();
     live(&mut ada_sees).await;
 
     // Bob opens the workflow.
@@ -43,10 +44,15 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         .unwrap();
     let event = next_event(&mut ada_sees).await.unwrap();
     assert_eq!(event.kind, "collab.cursor");
-    assert_eq!((event.data["cursor"].clone(), event.data["selection"].clone()), (json!({"x": 3, "y": 4}), json!(["shape"])));
+    assert_eq!(
+        (event.data["cursor"].clone(), event.data["selection"].clone()),
+        (json!({"x": 3, "y": 4}), json!(["shape"]))
+    );
     assert_eq!(event.id, joined_id);
-    let presence: Value =
-        app.call("collab.presence", json!({"workflowId": workflow_id}), Some(&ada.access_token)).await.unwrap();
+    let presence: Value = app
+        .call("collab.presence", json!({"workflowId": workflow_id}), Some(&ada.access_token))
+        .await
+        .unwrap();
     assert_eq!(presence["presence"][0]["selection"], json!(["shape"]));
     assert_eq!(presence["presence"][0]["displayName"], bob.user["displayName"]);
 
@@ -108,7 +114,10 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         .unwrap();
     assert_eq!(resolved["resolvedBy"], ada.user["id"]);
     let event = next_event(&mut ada_sees).await.unwrap();
-    assert_eq!((event.kind.as_str(), &event.data["comment"]["resolvedBy"]), ("comment.resolved", &ada.user["id"]));
+    assert_eq!(
+        (event.kind.as_str(), &event.data["comment"]["resolvedBy"]),
+        ("comment.resolved", &ada.user["id"])
+    );
     let open: Value = app
         .call("collab.listComments", json!({"workflowId": workflow_id}), Some(&bob.access_token))
         .await
@@ -137,7 +146,10 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
     for (params, path) in [
         (json!({"workflowId": workflow_id, "nodeId": "nope", "body": "?"}), "nodeId"),
         (json!({"workflowId": workflow_id, "nodeId": "shape", "body": "  "}), "body"),
-        (json!({"workflowId": workflow_id, "nodeId": "shape", "body": "x", "parentId": uuid::Uuid::now_v7()}), "parentId"),
+        (
+            json!({"workflowId": workflow_id, "nodeId": "shape", "body": "x", "parentId": uuid::Uuid::now_v7()}),
+            "parentId",
+        ),
     ] {
         let error = app.call::<Value>("collab.comment", params, Some(&bob.access_token)).await;
         assert_eq!(expect_error(error, -32022, "validation")["fields"][0]["path"], path);
@@ -165,7 +177,11 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
     }
     // Another user cannot move or end Bob's presence.
     let error = app
-        .call::<Value>("collab.heartbeat", json!({"workflowId": workflow_id, "clientId": client}), Some(&ada.access_token))
+        .call::<Value>(
+            "collab.heartbeat",
+            json!({"workflowId": workflow_id, "clientId": client}),
+            Some(&ada.access_token),
+        )
         .await;
     expect_error(error, -32004, "notFound");
 
@@ -186,7 +202,8 @@ async fn a_vanished_editor_expires() {
     let app = TestApp::start(weft_store::testing::TestDatabase::sqlite().unwrap(), config).await;
     let ada = app.register(&email("ada")).await;
     let (_, workflow_id) = workflow(&app, &ada.access_token).await;
-    let mut events = stream(&app, &ada.access_token, &format!("?topics=workflow:{workflow_id}"), None).await.unwrap();
+    let mut events =
+        stream(&app, &ada.access_token, &format!("?topics=workflow:{workflow_id}"), None).await.unwrap();
     live(&mut events).await;
     let joined: Value =
         app.call("collab.join", json!({"workflowId": workflow_id}), Some(&ada.access_token)).await.unwrap();
@@ -194,17 +211,30 @@ async fn a_vanished_editor_expires() {
     // No heartbeat: within a few lifetimes the presence is gone and announced.
     let event = next_event(&mut events).await.unwrap();
     assert_eq!(event.kind, "collab.left");
-    assert_eq!((event.data["clientId"].clone(), event.data["expired"].clone()), (joined["clientId"].clone(), json!(true)));
-    let presence: Value =
-        app.call("collab.presence", json!({"workflowId": workflow_id}), Some(&ada.access_token)).await.unwrap();
+    assert_eq!(
+        (event.data["clientId"].clone(), event.data["expired"].clone()),
+        (joined["clientId"].clone(), json!(true))
+    );
+    let presence: Value = app
+        .call("collab.presence", json!({"workflowId": workflow_id}), Some(&ada.access_token))
+        .await
+        .unwrap();
     assert_eq!(presence["presence"], json!([]));
     let error = app
-        .call::<Value>("collab.heartbeat", json!({"workflowId": workflow_id, "clientId": joined["clientId"]}), Some(&ada.access_token))
+        .call::<Value>(
+            "collab.heartbeat",
+            json!({"workflowId": workflow_id, "clientId": joined["clientId"]}),
+            Some(&ada.access_token),
+        )
         .await;
     expect_error(error, -32004, "notFound");
     // Joining again with the same id brings it back.
     let again: Value = app
-        .call("collab.join", json!({"workflowId": workflow_id, "clientId": joined["clientId"]}), Some(&ada.access_token))
+        .call(
+            "collab.join",
+            json!({"workflowId": workflow_id, "clientId": joined["clientId"]}),
+            Some(&ada.access_token),
+        )
         .await
         .unwrap();
     assert_eq!(again["clientId"], joined["clientId"]);

@@ -18,7 +18,10 @@ use crate::helpers::*;
 pub type Events = std::pin::Pin<
     Box<
         dyn Stream<
-                Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
             > + Send,
     >,
 >;
@@ -32,7 +35,12 @@ pub struct Seen {
 }
 
 /// Opens `GET /events` with `query` and an optional `Last-Event-ID`.
-pub async fn stream(app: &TestApp, token: &str, query: &str, last: Option<i64>) -> Result<Events, (u16, Value)> {
+pub async fn stream(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    last: Option<i64>,
+) -> Result<Events, (u16, Value)> {
     let mut request = app.http.get(format!("{}/events{query}", app.base)).bearer_auth(token);
     if let Some(last) = last {
         request = request.header("last-event-id", last.to_string());
@@ -71,9 +79,7 @@ pub async fn live(events: &mut Events) {
 /// A project with a three-node workflow; answers (project id, workflow id).
 pub async fn workflow(app: &TestApp, token: &str) -> (String, String) {
     let project: Value = app.call("project.create", json!({"name": "Live"}), Some(token)).await.unwrap();
-    let node = |id: &str, kind: &str, config: Value| {
-        json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config})
-    };
+    let node = |id: &str, kind: &str, config: Value| json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config});
     let graph = json!({
         "nodes": [node("start", "start", json!({})), node("shape", "transform", json!({"output": 1})), node("done", "end", json!({}))],
         "edges": [
@@ -82,7 +88,11 @@ pub async fn workflow(app: &TestApp, token: &str) -> (String, String) {
         ]
     });
     let created: Value = app
-        .call("workflow.create", json!({"projectId": project["id"], "name": "W", "graph": graph}), Some(token))
+        .call(
+            "workflow.create",
+            json!({"projectId": project["id"], "name": "W", "graph": graph}),
+            Some(token),
+        )
         .await
         .unwrap();
     (project["id"].as_str().unwrap().to_owned(), created["workflow"]["id"].as_str().unwrap().to_owned())
@@ -123,7 +133,10 @@ both!(topics_are_checked_when_a_stream_opens, |app| {
     let run_id = run(&app, &owner.access_token, &workflow_id).await;
     let topics = [format!("project:{project}"), format!("workflow:{workflow_id}"), format!("run:{run_id}")];
     for topic in &topics {
-        assert!(stream(&app, &owner.access_token, &format!("?topics={topic}"), None).await.is_ok(), "{topic}");
+        assert!(
+            stream(&app, &owner.access_token, &format!("?topics={topic}"), None).await.is_ok(),
+            "{topic}"
+        );
         let (status, body) =
             stream(&app, &stranger.access_token, &format!("?topics={topic}"), None).await.err().unwrap();
         assert_eq!(status, 404, "{topic}");
@@ -147,7 +160,8 @@ both!(a_run_topic_carries_that_run_and_a_workflow_topic_all_its_runs, |app| {
     let (_, workflow_id) = workflow(&app, token).await;
     let first = run(&app, token, &workflow_id).await;
     let mut by_run = stream(&app, token, &format!("?topics=run:{first}"), None).await.unwrap();
-    let mut by_workflow = stream(&app, token, &format!("?topics=workflow:{workflow_id}"), None).await.unwrap();
+    let mut by_workflow =
+        stream(&app, token, &format!("?topics=workflow:{workflow_id}"), None).await.unwrap();
     live(&mut by_run).await;
     live(&mut by_workflow).await;
     let second = run(&app, token, &workflow_id).await;
@@ -156,7 +170,8 @@ both!(a_run_topic_carries_that_run_and_a_workflow_topic_all_its_runs, |app| {
     assert!(seen.iter().all(|e| e.data["runId"] == second));
     assert_increasing(&seen);
     // The first run is over: its topic got nothing of the second.
-    let notification = WeftEvent::RunCancelled { run_id: weft_core::RunId(uuid::Uuid::parse_str(&first).unwrap()) };
+    let notification =
+        WeftEvent::RunCancelled { run_id: weft_core::RunId(uuid::Uuid::parse_str(&first).unwrap()) };
     let user = weft_core::UserId(uuid::Uuid::parse_str(owner.user["id"].as_str().unwrap()).unwrap());
     app.state.bus().publish(Audience::User { user }, notification);
     let event = next_event(&mut by_run).await.unwrap();
@@ -205,7 +220,8 @@ both!(a_position_the_log_no_longer_holds_gets_resync, |app| {
     let first = next_event(&mut events).await.unwrap().id.unwrap();
     drop(events);
     // Retention passed: everything so far is pruned.
-    let pruned = app.state.store().prune_events(chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+    let pruned =
+        app.state.store().prune_events(chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
     assert!(pruned >= 8);
     let mut resumed = stream(&app, token, &query, Some(first)).await.unwrap();
     let resync = next_event(&mut resumed).await.unwrap();
@@ -301,15 +317,17 @@ both!(websocket_subscriptions_follow_topics_with_the_same_checks, |app| {
     let client = socket(owner.access_token.clone()).await;
     let mut params = ObjectParams::new();
     params.insert("topics", vec![format!("workflow:{workflow_id}")]).unwrap();
-    let mut subscription = client
-        .subscribe::<Value, _>("events.subscribe", params.clone(), "events.unsubscribe")
-        .await
-        .unwrap();
+    let mut subscription =
+        client.subscribe::<Value, _>("events.subscribe", params.clone(), "events.unsubscribe").await.unwrap();
     let run_id = run(&app, token, &workflow_id).await;
     let mut kinds = Vec::new();
     let mut ids = Vec::new();
     while kinds.last().map(String::as_str) != Some("run.succeeded") {
-        let item = tokio::time::timeout(Duration::from_secs(10), subscription.next()).await.unwrap().unwrap().unwrap();
+        let item = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(item["event"]["runId"], run_id);
         kinds.push(item["event"]["type"].as_str().unwrap().to_owned());
         ids.push(item["id"].as_i64().unwrap());
@@ -320,9 +338,11 @@ both!(websocket_subscriptions_follow_topics_with_the_same_checks, |app| {
     // Resuming on a new subscription replays after the given id.
     let mut resume = params.clone();
     resume.insert("lastEventId", ids[5]).unwrap();
-    let mut replay = client.subscribe::<Value, _>("events.subscribe", resume, "events.unsubscribe").await.unwrap();
+    let mut replay =
+        client.subscribe::<Value, _>("events.subscribe", resume, "events.unsubscribe").await.unwrap();
     for expected in &ids[6..] {
-        let item = tokio::time::timeout(Duration::from_secs(10), replay.next()).await.unwrap().unwrap().unwrap();
+        let item =
+            tokio::time::timeout(Duration::from_secs(10), replay.next()).await.unwrap().unwrap().unwrap();
         assert_eq!(item["id"].as_i64(), Some(*expected));
     }
 
@@ -335,7 +355,11 @@ both!(websocket_subscriptions_follow_topics_with_the_same_checks, |app| {
         .unwrap();
     assert!(error.to_string().contains("-32004"), "{error}");
     let error = app
-        .call::<Value>("events.subscribe", json!({"topics": [format!("workflow:{workflow_id}")]}), Some(token))
+        .call::<Value>(
+            "events.subscribe",
+            json!({"topics": [format!("workflow:{workflow_id}")]}),
+            Some(token),
+        )
         .await
         .unwrap_err();
     assert_eq!(data(&error)["fields"][0]["code"], "webSocketOnly");

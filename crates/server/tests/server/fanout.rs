@@ -48,7 +48,9 @@ async fn next(stream: &mut Stream) -> (Option<i64>, String, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_on_one_instance_follows_a_run_executed_by_another() {
-    let Some(db) = weft_store::testing::TestDatabase::postgres("server::fanout::two_instances").await.unwrap() else {
+    let Some(db) =
+        weft_store::testing::TestDatabase::postgres("server::fanout::two_instances").await.unwrap()
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -70,14 +72,18 @@ async fn a_client_on_one_instance_follows_a_run_executed_by_another() {
         "nodes": [node("start", "start", json!({})), node("shape", "transform", json!({"output": 1})), node("done", "end", json!({}))],
         "edges": [edge("start", "shape"), edge("shape", "done")],
     });
-    let created = call(&a, "workflow.create", json!({"projectId": project["id"], "name": "W", "graph": graph}), &token).await;
+    let created =
+        call(&a, "workflow.create", json!({"projectId": project["id"], "name": "W", "graph": graph}), &token)
+            .await;
     let workflow_id = created["workflow"]["id"].as_str().unwrap().to_owned();
     let query = format!("?topics=workflow:{workflow_id}");
 
     let mut on_b = events(&b, &token, &query, None).await;
     // B's stream is subscribed once its first heartbeat went out; give it a moment.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let executed = call(&a, "workflow.execute", json!({"workflowId": workflow_id, "version": 1, "wait": true}), &token).await;
+    let executed =
+        call(&a, "workflow.execute", json!({"workflowId": workflow_id, "version": 1, "wait": true}), &token)
+            .await;
     assert_eq!(executed["run"]["status"], "succeeded", "{executed}");
     let run_id = executed["run"]["id"].clone();
     let mut seen = Vec::new();

@@ -19,10 +19,10 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use crate::Store;
 use crate::connect::Backend;
 use crate::entities::{event_log, event_log_state};
 use crate::error::{Context, StoreError};
-use crate::Store;
 
 /// Advisory lock key of event-log appends ("weftevnt").
 const APPEND_LOCK: i64 = 0x7765_6674_6576_6e74;

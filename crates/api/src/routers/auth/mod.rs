@@ -87,7 +87,9 @@ async fn open_session(
     let (new, refresh_token) = new_session(ctx, user.id, now)?;
     let refresh_expires_at = new.refresh_expires_at;
     let session = ctx.state.store().create_session(new, now).await?;
-    ctx.state.bus().publish(Audience::User { user: user.id }, WeftEvent::SessionCreated { session_id: session.id });
+    ctx.state
+        .bus()
+        .publish(Audience::User { user: user.id }, WeftEvent::SessionCreated { session_id: session.id });
     auth_session(ctx, &session, refresh_token, refresh_expires_at, user, now)
 }
 
@@ -110,7 +112,9 @@ fn publish_revoked(
     reason: RevokeReason,
 ) {
     for session_id in sessions {
-        ctx.state.bus().publish(Audience::User { user: user_id }, WeftEvent::SessionRevoked { session_id, reason });
+        ctx.state
+            .bus()
+            .publish(Audience::User { user: user_id }, WeftEvent::SessionRevoked { session_id, reason });
     }
 }
 

@@ -71,7 +71,9 @@ async fn presence_now(ctx: &CallContext, workflow_id: WorkflowId) -> Result<Vec<
 }
 
 fn publish(ctx: &CallContext, workflow: &weft_store::Workflow, event: WeftEvent) {
-    ctx.state.bus().publish(Audience::Workflow { project: workflow.project_id, workflow: workflow.id }, event);
+    ctx.state
+        .bus()
+        .publish(Audience::Workflow { project: workflow.project_id, workflow: workflow.id }, event);
 }
 
 fn no_presence() -> ApiError {
@@ -101,7 +103,11 @@ impl Procedure for Join {
             .ok_or_else(no_presence)?;
         // A rejoin within the presence's lifetime is not news; a join (or one after expiry) is.
         if !rejoin || presence.joined_at == now {
-            publish(&ctx, &workflow, WeftEvent::CollabJoined { workflow_id: workflow.id, presence: presence_view(presence) });
+            publish(
+                &ctx,
+                &workflow,
+                WeftEvent::CollabJoined { workflow_id: workflow.id, presence: presence_view(presence) },
+            );
         }
         let ttl = ctx.state.config().realtime.presence_ttl;
         Ok(Joined {
@@ -127,7 +133,13 @@ impl Procedure for Heartbeat {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
         ctx.state
             .store()
-            .touch_presence(params.client_id, workflow.id, caller.user_id, PresenceUpdate::default(), Utc::now())
+            .touch_presence(
+                params.client_id,
+                workflow.id,
+                caller.user_id,
+                PresenceUpdate::default(),
+                Utc::now(),
+            )
             .await?
             .ok_or_else(no_presence)?;
         Ok(PresenceList { presence: presence_now(&ctx, workflow.id).await? })
@@ -139,11 +151,19 @@ fn check_cursor(params: &CursorParams) -> Result<(), ApiError> {
     if let Some(cursor) = &params.cursor
         && serde_json::to_string(cursor).map_or(0, |t| t.len()) > MAX_CURSOR_BYTES
     {
-        errors.push(weft_core::FieldError::new("cursor", "tooLarge", format!("at most {MAX_CURSOR_BYTES} bytes of JSON")));
+        errors.push(weft_core::FieldError::new(
+            "cursor",
+            "tooLarge",
+            format!("at most {MAX_CURSOR_BYTES} bytes of JSON"),
+        ));
     }
     if let Some(selection) = &params.selection {
         if selection.len() > MAX_SELECTION {
-            errors.push(weft_core::FieldError::new("selection", "tooMany", format!("at most {MAX_SELECTION} node ids")));
+            errors.push(weft_core::FieldError::new(
+                "selection",
+                "tooMany",
+                format!("at most {MAX_SELECTION} node ids"),
+            ));
         }
         for (i, id) in selection.iter().enumerate() {
             if id.is_empty() || id.chars().count() > MAX_NODE_ID_CHARS {
@@ -259,7 +279,11 @@ impl Procedure for CommentOn {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
         let graph = load_entry(&ctx, workflow.id, workflow.current_version).await?;
         if graph.graph.node(&params.node_id).is_none() {
-            return Err(ApiError::field("nodeId", "unknownNode", "no such node in the workflow's current version"));
+            return Err(ApiError::field(
+                "nodeId",
+                "unknownNode",
+                "no such node in the workflow's current version",
+            ));
         }
         let new = NewComment {
             workflow_id: workflow.id,
@@ -310,7 +334,12 @@ impl Procedure for ListComments {
 }
 
 /// Whether `user` may resolve `comment`: its author, or an editor of the project.
-async fn may_resolve(ctx: &CallContext, comment: &Comment, user: UserId, workflow: &weft_store::Workflow) -> Result<bool, ApiError> {
+async fn may_resolve(
+    ctx: &CallContext,
+    comment: &Comment,
+    user: UserId,
+    workflow: &weft_store::Workflow,
+) -> Result<bool, ApiError> {
     if comment.author_id == user {
         return Ok(true);
     }

@@ -56,7 +56,11 @@ pub struct Unsubscribed {
 
 fn socket(ctx: &CallContext) -> Result<&SocketLink, ApiError> {
     ctx.request.socket.as_ref().ok_or_else(|| {
-        ApiError::field("transport", "webSocketOnly", "event subscriptions need the WebSocket at /rpc (or use GET /events)")
+        ApiError::field(
+            "transport",
+            "webSocketOnly",
+            "event subscriptions need the WebSocket at /rpc (or use GET /events)",
+        )
     })
 }
 
@@ -79,7 +83,11 @@ impl Procedure for Subscribe {
         let topics = parse_topics(params.topics.as_deref().unwrap_or_default(), "topics", max)?;
         let follow = Follow::open(&ctx.state, caller.user_id, caller.session_id, topics).await?;
         let subscription = link.subscribe(&ctx.state, follow, params.last_event_id).ok_or_else(|| {
-            ApiError::field("topics", "tooMany", &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket"))
+            ApiError::field(
+                "topics",
+                "tooMany",
+                &format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket"),
+            )
         })?;
         Ok(SubscriptionId(subscription))
     }

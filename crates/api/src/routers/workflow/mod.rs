@@ -6,8 +6,8 @@ use chrono::Utc;
 use weft_core::validation::join_path;
 use weft_core::workflow::{self as wf, Graph, ValidationReport, WorkflowExport};
 use weft_core::{FieldError, ProjectRole, Role, ValidationErrors, WorkflowId};
-use weft_store::{NewVersion, NewWorkflow, SaveOutcome, VersionContent, WorkflowChanges, WorkflowQuery};
 use weft_events::{Audience, WeftEvent};
+use weft_store::{NewVersion, NewWorkflow, SaveOutcome, VersionContent, WorkflowChanges, WorkflowQuery};
 
 use std::sync::Arc;
 
@@ -87,7 +87,11 @@ fn internal(context: &'static str) -> impl FnOnce(serde_json::Error) -> ApiError
 
 /// A stored version's document and graph, from the cache or the database (trusted: it was
 /// parsed before it was saved). What is loaded is cached on the way.
-pub(crate) async fn load_entry(ctx: &CallContext, id: WorkflowId, version: i32) -> Result<Arc<CachedGraph>, ApiError> {
+pub(crate) async fn load_entry(
+    ctx: &CallContext,
+    id: WorkflowId,
+    version: i32,
+) -> Result<Arc<CachedGraph>, ApiError> {
     if let Some(entry) = ctx.state.graphs().get(id, version) {
         return Ok(entry);
     }
@@ -651,8 +655,14 @@ impl Procedure for PatchGraph {
             None => (*load_entry(&ctx, workflow.id, workflow.current_version).await?).clone(),
         };
         let edited = apply_patch(&ctx, entry, &operations)?;
-        save(&ctx, workflow.id, params.expected_version, edited, EditInfo { message, client_id: params.client_id })
-            .await
+        save(
+            &ctx,
+            workflow.id,
+            params.expected_version,
+            edited,
+            EditInfo { message, client_id: params.client_id },
+        )
+        .await
     }
 }
 
