@@ -66,6 +66,19 @@ pub struct Store {
     pub(crate) write: DatabaseConnection,
     pub(crate) read: DatabaseConnection,
     backend: Backend,
+    /// PostgreSQL: where the event listener opens its own connection (outside the pool, so
+    /// closing the pool never waits for it).
+    pub(crate) listen_url: Option<ListenUrl>,
+}
+
+/// A database URL kept for the event listener; never printed (it may hold a password).
+#[derive(Clone)]
+pub(crate) struct ListenUrl(pub(crate) std::sync::Arc<str>);
+
+impl std::fmt::Debug for ListenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenUrl(..)")
+    }
 }
 
 impl Store {
@@ -118,6 +131,7 @@ impl Store {
             write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write_pool),
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read_pool),
             backend: Backend::Sqlite,
+            listen_url: None,
         })
     }
 
@@ -134,7 +148,12 @@ impl Store {
                 source: sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())),
             })?;
         let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        Ok(Store { write: conn.clone(), read: conn, backend: Backend::Postgres })
+        Ok(Store {
+            write: conn.clone(),
+            read: conn,
+            backend: Backend::Postgres,
+            listen_url: Some(ListenUrl(options.url.as_str().into())),
+        })
     }
 
     /// The database engine.

@@ -247,12 +247,14 @@ impl Store {
         if self.backend() != Backend::Postgres {
             return futures::stream::pending().boxed();
         }
-        let pool = self.write.get_postgres_connection_pool().clone();
-        futures::stream::unfold((pool, None), |(pool, listener)| async move {
+        let Some(url) = self.listen_url.clone() else {
+            return futures::stream::pending().boxed();
+        };
+        futures::stream::unfold((url, None), |(url, listener)| async move {
             let mut listener = match listener {
                 Some(listener) => listener,
                 None => loop {
-                    match listen(&pool).await {
+                    match listen(&url.0).await {
                         Ok(listener) => break listener,
                         Err(err) => {
                             tracing::warn!(error = %err, "cannot listen for events of other instances; retrying");
@@ -274,16 +276,15 @@ impl Store {
                     EventSignal::Appended
                 }
             };
-            Some((signal, (pool, Some(listener))))
+            Some((signal, (url, Some(listener))))
         })
         .boxed()
     }
 }
 
-async fn listen(
-    pool: &sea_orm::sqlx::PgPool,
-) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
-    let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
+/// A listener on its own connection (with its own one-connection pool for reconnecting).
+async fn listen(url: &str) -> Result<sea_orm::sqlx::postgres::PgListener, sea_orm::sqlx::Error> {
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await?;
     listener.listen_all([APPENDED_CHANNEL, RELAY_CHANNEL]).await?;
     Ok(listener)
 }
