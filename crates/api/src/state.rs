@@ -44,6 +44,8 @@ pub struct ApiConfig {
     pub engine: weft_engine::EngineConfig,
     /// Longest a `workflow.execute` call may wait for its run's result.
     pub max_execute_wait: Duration,
+    /// Limits of inbound webhooks (`/hooks/<id>`).
+    pub webhooks: crate::http::hooks::WebhookLimits,
 }
 
 impl ApiConfig {
@@ -69,6 +71,7 @@ impl ApiConfig {
             trust_forwarded_for: false,
             engine: weft_engine::EngineConfig::default(),
             max_execute_wait: Duration::from_secs(300),
+            webhooks: crate::http::hooks::WebhookLimits::default(),
         }
     }
 }
@@ -83,6 +86,7 @@ struct Inner {
     openrpc: serde_json::Value,
     graphs: crate::graph_cache::GraphCache,
     engine: weft_engine::Engine,
+    hooks: crate::http::hooks::HookGuards,
     shutdown: CancellationToken,
 }
 
@@ -117,6 +121,7 @@ impl AppState {
             openrpc,
             graphs,
             engine,
+            hooks: crate::http::hooks::HookGuards::default(),
             shutdown: CancellationToken::new(),
         })))
     }
@@ -164,6 +169,11 @@ impl AppState {
     /// Parsed workflow graphs by workflow and version.
     pub fn graphs(&self) -> &crate::graph_cache::GraphCache {
         &self.0.graphs
+    }
+
+    /// Per-webhook rate limiters and recently seen signatures.
+    pub(crate) fn hooks(&self) -> &crate::http::hooks::HookGuards {
+        &self.0.hooks
     }
 
     /// Cancelled when the server shuts down: long-lived streams and sockets end on it.

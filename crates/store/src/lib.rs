@@ -21,11 +21,15 @@ pub use repos::ai_usage::{
 pub use repos::approvals::{ApprovalTask, NewTask, TaskStatus};
 pub use repos::audit::AuditKey;
 pub use repos::credentials::{Credential, CredentialChanges, CredentialKind, NewCredential};
+pub use repos::event_triggers::EventTrigger;
+pub use repos::fires::{Fire, FireClaim, FireStatus, time_key};
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::notifications::{NewNotification, Notification};
 pub use repos::projects::{MemberChange, ProjectQuery};
 pub use repos::runs::{Claim, NewRun, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus};
+pub use repos::schedules::Schedule;
 pub use repos::sessions::RefreshOutcome;
 pub use repos::step_txn::{Arrival, Requeue, StepTxn};
 pub use repos::versions::{NewVersion, SaveOutcome, VERSIONS_PER_SNAPSHOT, VersionContent, snapshot_due};
+pub use repos::webhooks::Webhook;
 pub use repos::workflows::{WorkflowChanges, WorkflowQuery, WorkflowStatus};

@@ -7,6 +7,9 @@ pub mod common;
 pub mod notification;
 pub mod project;
 pub mod run;
+pub mod schedule;
+pub mod trigger;
+pub mod webhook;
 pub mod workflow;
 
 use crate::rpc::Registry;
@@ -18,5 +21,8 @@ pub fn registry() -> Registry {
     let registry = workflow::register(registry);
     let registry = run::register(registry);
     let registry = ai::register(registry);
-    notification::register(registry)
+    let registry = notification::register(registry);
+    let registry = schedule::register(registry);
+    let registry = webhook::register(registry);
+    trigger::register(registry)
 }
