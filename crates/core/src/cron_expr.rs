@@ -118,7 +118,8 @@ impl CronSchedule {
     /// moment the clocks jumped. Binary search over one second steps; no zone has a gap
     /// of a day.
     fn gap_end(&self, wall: NaiveDateTime) -> DateTime<Utc> {
-        let at = |seconds: i64| DateTime::<Utc>::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let at =
+            |seconds: i64| DateTime::<Utc>::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut low = wall.and_utc().timestamp() - 86_400;
         let mut high = wall.and_utc().timestamp() + 86_400;
         while high - low > 1 {
