@@ -269,6 +269,12 @@ limitUsd: number,
 spentUsd: number, };
 
 /**
+ * What happens to fire times missed while no instance was running (older than the
+ * grace period when the scheduler sees them).
+ */
+export type CatchUp = "none" | "latest" | "all";
+
+/**
  * Params of `auth.changePassword`.
  */
 export type ChangePasswordParams = { 
@@ -331,6 +337,109 @@ name: string,
  * Free text, up to 10,000 characters.
  */
 description?: string, };
+
+/**
+ * `schedule.create` params.
+ */
+export type CreateScheduleParams = { 
+/**
+ * The workflow to start.
+ */
+workflowId: WorkflowId, 
+/**
+ * Name (default: the expression).
+ */
+name?: string, 
+/**
+ * Cron expression.
+ */
+cron: string, 
+/**
+ * IANA time zone (default `UTC`).
+ */
+timeZone?: string, 
+/**
+ * No fire before.
+ */
+startAt?: string, 
+/**
+ * No fire after.
+ */
+endAt?: string, 
+/**
+ * Input of the runs (default `{}`).
+ */
+input?: JsonValue, 
+/**
+ * Default `skip`.
+ */
+overlap?: Overlap, 
+/**
+ * Default `none`.
+ */
+catchUp?: CatchUp, 
+/**
+ * Default one day; at most 30 days.
+ */
+catchUpWindowSeconds?: number, 
+/**
+ * Create it paused.
+ */
+paused?: boolean, };
+
+/**
+ * `trigger.create` params.
+ */
+export type CreateTriggerParams = { 
+/**
+ * The workflow to start.
+ */
+workflowId: WorkflowId, 
+/**
+ * The workflow (same project) whose runs trigger it.
+ */
+sourceWorkflowId: WorkflowId, 
+/**
+ * What triggers it.
+ */
+on: TriggerOn, 
+/**
+ * Extra input of its runs (default `{}`).
+ */
+input?: JsonValue, };
+
+/**
+ * `webhook.create` params.
+ */
+export type CreateWebhookParams = { 
+/**
+ * The workflow to start.
+ */
+workflowId: WorkflowId, 
+/**
+ * Name (default `webhook`).
+ */
+name?: string, 
+/**
+ * Default `hmac`.
+ */
+auth?: WebhookAuth, 
+/**
+ * Default `async`.
+ */
+mode?: WebhookMode, 
+/**
+ * Sync mode's wait (default 30 s; at most the server's limit).
+ */
+syncTimeoutMs?: number, 
+/**
+ * Largest body (default and most: the server's limit).
+ */
+maxBodyBytes?: number, 
+/**
+ * Requests per minute (default 60, at most 6000).
+ */
+ratePerMinute?: number, };
 
 /**
  * Params of `workflow.create`.
@@ -466,6 +575,15 @@ durationMs?: number,
  * Template rendering an RFC 3339 time to wait for; a time in the past does not wait.
  */
 until?: string, };
+
+/**
+ * What a delete did.
+ */
+export type Deleted = { 
+/**
+ * Always true (a missing one answers not-found).
+ */
+deleted: boolean, };
 
 /**
  * Params of `workflow.diff`.
@@ -676,6 +794,11 @@ role?: ProjectRole,
 timeoutMs?: number, };
 
 /**
+ * Identifies an event trigger: a workflow started by another workflow's runs.
+ */
+export type EventTriggerId = string;
+
+/**
  * Params of `workflow.execute`.
  */
 export type ExecuteParams = { 
@@ -748,6 +871,61 @@ code: string,
  * Human-readable explanation.
  */
 message: string, };
+
+/**
+ * `schedule.fires` result.
+ */
+export type FirePage = { 
+/**
+ * Newest first.
+ */
+fires: Array<FireView>, 
+/**
+ * The next page, when there is one.
+ */
+nextCursor?: string, };
+
+/**
+ * One fire of a schedule.
+ */
+export type FireView = { 
+/**
+ * The fire time.
+ */
+fireAt: string, 
+/**
+ * `started`, `skipped` (overlap, or no published version) or `queued`.
+ */
+status: string, 
+/**
+ * The run it started.
+ */
+runId?: RunId, 
+/**
+ * That run's status.
+ */
+runStatus?: string, 
+/**
+ * When the fire was recorded.
+ */
+recordedAt: string, };
+
+/**
+ * `schedule.fires` params.
+ */
+export type FiresParams = { 
+/**
+ * The schedule.
+ */
+scheduleId: ScheduleId, 
+/**
+ * From a previous page's `nextCursor`.
+ */
+cursor?: string, 
+/**
+ * Page size (default 50, at most 200).
+ */
+limit?: number, };
 
 /**
  * `ai.generateWorkflow` params.
@@ -1176,6 +1354,19 @@ cursor?: string,
  * Page size, 1 to 200 (default 50).
  */
 limit?: number, };
+
+/**
+ * `schedule.list` params: a project's schedules, or a workflow's.
+ */
+export type ListSchedulesParams = { 
+/**
+ * The project.
+ */
+projectId?: ProjectId, 
+/**
+ * Or the workflow.
+ */
+workflowId?: WorkflowId, };
 
 /**
  * Params of `workflow.versions`.
@@ -1675,6 +1866,11 @@ read: boolean,
 createdAt: string, };
 
 /**
+ * What a fire does while a run the schedule started earlier is still going.
+ */
+export type Overlap = "skip" | "queue" | "allowConcurrent";
+
+/**
  * `parallel`: starts branches that run concurrently. With named `branches`, each name is an
  * output port; without, the single `out` port fans out to every edge leaving it.
  */
@@ -1757,6 +1953,40 @@ export type PreferenceList = {
  * One entry per kind (default: in the app).
  */
 preferences: Array<Preference>, };
+
+/**
+ * `schedule.preview` params: a stored schedule, or an expression and zone.
+ */
+export type PreviewParams = { 
+/**
+ * A stored schedule.
+ */
+scheduleId?: ScheduleId, 
+/**
+ * Or an expression.
+ */
+cron?: string, 
+/**
+ * Its zone (default `UTC`).
+ */
+timeZone?: string, 
+/**
+ * From (default now).
+ */
+after?: string, 
+/**
+ * How many (default 5, at most 100).
+ */
+count?: number, };
+
+/**
+ * `schedule.preview` result.
+ */
+export type PreviewResult = { 
+/**
+ * The next fire times (UTC), oldest first.
+ */
+fireTimes: Array<string>, };
 
 /**
  * A project as its members see it.
@@ -2165,6 +2395,98 @@ workflowId: WorkflowId,
 expectedVersion: number, };
 
 /**
+ * Identifies a cron schedule of a workflow.
+ */
+export type ScheduleId = string;
+
+/**
+ * `schedule.list` result.
+ */
+export type ScheduleList = { 
+/**
+ * Oldest first.
+ */
+schedules: Array<ScheduleView>, };
+
+/**
+ * Names a schedule.
+ */
+export type ScheduleRef = { 
+/**
+ * The schedule.
+ */
+scheduleId: ScheduleId, };
+
+/**
+ * A schedule as the API shows it.
+ */
+export type ScheduleView = { 
+/**
+ * The schedule.
+ */
+id: ScheduleId, 
+/**
+ * Its project.
+ */
+projectId: ProjectId, 
+/**
+ * The workflow it starts (its published version).
+ */
+workflowId: WorkflowId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Cron expression: 5 fields (standard), or 6/7 with seconds and years.
+ */
+cron: string, 
+/**
+ * IANA time zone of the expression.
+ */
+timeZone: string, 
+/**
+ * No fire before.
+ */
+startAt?: string, 
+/**
+ * No fire after.
+ */
+endAt?: string, 
+/**
+ * The schedule's input (runs receive it as `input`, beside `scheduleId` and `fireAt`).
+ */
+input: JsonValue, 
+/**
+ * While a previous run goes on.
+ */
+overlap: Overlap, 
+/**
+ * Fire times missed while no instance ran.
+ */
+catchUp: CatchUp, 
+/**
+ * How far back missed fire times are caught up.
+ */
+catchUpWindowSeconds: number, 
+/**
+ * Paused schedules do not fire.
+ */
+paused: boolean, 
+/**
+ * The next fire time (none when paused or over).
+ */
+nextFireAt?: string, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * Last change.
+ */
+updatedAt: string, };
+
+/**
  * Identifies a login session: the family of refresh tokens issued from one login.
  */
 export type SessionId = string;
@@ -2424,6 +2746,58 @@ export type TransformConfig = {
 output: JsonValue, };
 
 /**
+ * `trigger.list` result.
+ */
+export type TriggerList = { 
+/**
+ * Oldest first.
+ */
+triggers: Array<TriggerView>, };
+
+/**
+ * What an event trigger waits for.
+ */
+export type TriggerOn = "succeeded" | "failed" | "finished" | "manual";
+
+/**
+ * Names an event trigger.
+ */
+export type TriggerRef = { 
+/**
+ * The trigger.
+ */
+triggerId: EventTriggerId, };
+
+/**
+ * An event trigger.
+ */
+export type TriggerView = { 
+/**
+ * The trigger.
+ */
+id: EventTriggerId, 
+/**
+ * The workflow it starts.
+ */
+workflowId: WorkflowId, 
+/**
+ * The workflow whose runs trigger it.
+ */
+sourceWorkflowId: WorkflowId, 
+/**
+ * `succeeded`, `failed`, `finished` or `manual`.
+ */
+on: string, 
+/**
+ * Extra input of its runs.
+ */
+input: JsonValue, 
+/**
+ * Created.
+ */
+createdAt: string, };
+
+/**
  * Why a caller is not authenticated.
  */
 export type UnauthenticatedReason = "missingToken" | "invalidToken" | "expiredToken" | "sessionRevoked" | "invalidCredentials" | "invalidRefreshToken" | "invalidTicket";
@@ -2473,6 +2847,55 @@ name?: string,
  * New description.
  */
 description?: string, };
+
+/**
+ * `schedule.update` params: every given field replaces the stored one.
+ */
+export type UpdateScheduleParams = { 
+/**
+ * The schedule.
+ */
+scheduleId: ScheduleId, 
+/**
+ * Name.
+ */
+name?: string, 
+/**
+ * Cron expression.
+ */
+cron?: string, 
+/**
+ * IANA time zone.
+ */
+timeZone?: string, 
+/**
+ * No fire before.
+ */
+startAt?: string, 
+/**
+ * No fire after.
+ */
+endAt?: string, 
+/**
+ * Remove `startAt` and `endAt`.
+ */
+clearBounds?: boolean, 
+/**
+ * Input of the runs.
+ */
+input?: JsonValue, 
+/**
+ * Overlap policy.
+ */
+overlap?: Overlap, 
+/**
+ * Catch-up policy.
+ */
+catchUp?: CatchUp, 
+/**
+ * Catch-up window.
+ */
+catchUpWindowSeconds?: number, };
 
 /**
  * Params of `workflow.update`.
@@ -2723,6 +3146,105 @@ workflowId: WorkflowId,
  * The version.
  */
 version: number, };
+
+/**
+ * How a webhook request is verified.
+ */
+export type WebhookAuth = "hmac" | "token";
+
+/**
+ * Identifies a webhook of a workflow (its URL is `/hooks/<id>`).
+ */
+export type WebhookId = string;
+
+/**
+ * `webhook.list` result.
+ */
+export type WebhookList = { 
+/**
+ * Oldest first.
+ */
+webhooks: Array<WebhookView>, };
+
+/**
+ * What a webhook request answers.
+ */
+export type WebhookMode = "async" | "sync";
+
+/**
+ * Names a webhook.
+ */
+export type WebhookRef = { 
+/**
+ * The webhook.
+ */
+webhookId: WebhookId, };
+
+/**
+ * A webhook as the API shows it (never its secret).
+ */
+export type WebhookView = { 
+/**
+ * The webhook.
+ */
+id: WebhookId, 
+/**
+ * The workflow it starts (its published version).
+ */
+workflowId: WorkflowId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Path of its URL on this server: `/hooks/<id>`.
+ */
+url: string, 
+/**
+ * `hmac` or `token`.
+ */
+auth: string, 
+/**
+ * `async` or `sync`.
+ */
+mode: string, 
+/**
+ * How long a sync request waits for its run.
+ */
+syncTimeoutMs: number, 
+/**
+ * Largest accepted body (else 413).
+ */
+maxBodyBytes: number, 
+/**
+ * Requests per minute (else 429 with Retry-After).
+ */
+ratePerMinute: number, 
+/**
+ * The secret's last characters.
+ */
+secretHint: string, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * Last change (a rotated secret).
+ */
+updatedAt: string, };
+
+/**
+ * A webhook with its secret, shown this once.
+ */
+export type WebhookWithSecret = { 
+/**
+ * The webhook.
+ */
+webhook: WebhookView, 
+/**
+ * The secret: the HMAC key or the token. Stored encrypted; never shown again.
+ */
+secret: string, };
 
 /**
  * Everything that can arrive on an event stream. Serialised with a `type` tag; the SSE
@@ -3038,3 +3560,12 @@ workflowId: WorkflowId, };
  * Whether a workflow has a published version.
  */
 export type WorkflowStatus = "draft" | "published";
+
+/**
+ * Names a workflow.
+ */
+export type WorkflowTriggersRef = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, };

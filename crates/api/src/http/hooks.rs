@@ -102,8 +102,28 @@ impl HookGuards {
     }
 }
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": code, "message": message }))).into_response()
+/// A request refused with an HTTP status and a JSON body `{ error, message }`.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, Json(json!({ "error": self.code, "message": self.message }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: &str) -> Refusal {
+    Refusal { status, code, message: message.to_owned(), retry_after: None }
 }
 
 /// `/hooks/{id}`.
@@ -116,7 +136,8 @@ pub(crate) async fn receive(
     body: Body,
 ) -> Response {
     match handle(&state, &id, method, query, headers, body).await {
-        Ok(response) | Err(response) => response,
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -127,15 +148,14 @@ async fn handle(
     query: Option<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let not_found = || refuse(StatusCode::NOT_FOUND, "notFound", "no such webhook");
     let id: WebhookId = id.parse().map_err(|_| not_found())?;
     let webhook = state.store().get_webhook(id).await.map_err(internal)?.ok_or_else(not_found)?;
     if let Err(retry_after) = state.hooks().admit(&webhook) {
-        let mut response =
+        let refusal =
             refuse(StatusCode::TOO_MANY_REQUESTS, "rateLimited", "too many requests to this webhook");
-        response.headers_mut().insert(header::RETRY_AFTER, retry_after.max(1).into());
-        return Err(response);
+        return Err(Refusal { retry_after: Some(retry_after.max(1)), ..refusal });
     }
     let limit = usize::try_from(webhook.max_body_bytes)
         .unwrap_or(usize::MAX)
@@ -206,13 +226,13 @@ async fn handle(
     Ok((status, Json(body)).into_response())
 }
 
-fn internal(err: weft_store::StoreError) -> Response {
+fn internal(err: weft_store::StoreError) -> Refusal {
     tracing::error!(error = %err, "a webhook request failed");
     refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
 }
 
 /// Checks the request's signature or token against the webhook's secret.
-fn verify(state: &AppState, webhook: &Webhook, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+fn verify(state: &AppState, webhook: &Webhook, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
     let unauthorized = |message: &str| refuse(StatusCode::UNAUTHORIZED, "unauthorized", message);
     let secret = cipher(state)
         .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "webhooks need WEFT_SECRET_KEY"))?
@@ -233,7 +253,7 @@ fn verify(state: &AppState, webhook: &Webhook, headers: &HeaderMap, body: &[u8])
         let tag = |value: &[u8]| {
             let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| unauthorized("invalid token"))?;
             mac.update(value);
-            Ok::<_, Response>(mac)
+            Ok::<_, Refusal>(mac)
         };
         let expected = tag(secret)?.finalize().into_bytes();
         return tag(token.as_bytes())?.verify_slice(&expected).map_err(|_| unauthorized("invalid token"));
