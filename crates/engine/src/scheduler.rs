@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use weft_core::RunId;
 use weft_core::cron_expr::CronSchedule;
@@ -53,6 +54,9 @@ impl Default for SchedulerConfig {
         }
     }
 }
+
+/// Schedules fired at the same time in one tick.
+const FIRE_CONCURRENCY: usize = 64;
 
 /// What one fire did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +115,8 @@ impl Inner {
         }
     }
 
-    /// Fires every schedule due at `now` and moves each on.
+    /// Fires every schedule due at `now` and moves each on. Schedules are fired
+    /// concurrently, so that their runs start together (one group commit).
     pub(crate) async fn schedule_tick(
         self: &Arc<Self>,
         now: DateTime<Utc>,
@@ -120,36 +125,52 @@ impl Inner {
         let mut report = TickReport::default();
         loop {
             let due = self.store.due_schedules(now, config.batch).await?;
+            let n_due = due.len();
+            let outcomes: Vec<_> = futures::stream::iter(due)
+                .map(|schedule| {
+                    let inner = self.clone();
+                    async move {
+                        let outcome = inner.process_schedule(&schedule, now).await;
+                        (schedule.id, outcome)
+                    }
+                })
+                .buffer_unordered(FIRE_CONCURRENCY)
+                .collect()
+                .await;
             let mut moved = 0;
-            for schedule in &due {
-                match self.process_schedule(schedule, now, &mut report).await {
-                    Ok(true) => moved += 1,
-                    Ok(false) => {}
+            for (schedule, outcome) in outcomes {
+                match outcome {
+                    Ok((advanced, done)) => {
+                        moved += usize::from(advanced);
+                        report.started.extend(done.started);
+                        report.recorded += done.recorded;
+                        report.already_claimed += done.already_claimed;
+                    }
                     Err(err) => {
-                        tracing::warn!(schedule = %schedule.id, error = %err, "failed to fire schedule")
+                        tracing::warn!(schedule = %schedule, error = %err, "failed to fire schedule")
                     }
                 }
             }
-            if (due.len() as u64) < config.batch || moved == 0 {
+            if (n_due as u64) < config.batch || moved == 0 {
                 return Ok(report);
             }
         }
     }
 
-    /// Fires a due schedule's fire times and moves it on; `false` when another instance
-    /// moved it first.
+    /// Fires a due schedule's fire times and moves it on; answers whether it moved it
+    /// (`false`: another instance did first) and what the fires did.
     async fn process_schedule(
         self: &Arc<Self>,
         schedule: &Schedule,
         now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<bool, EngineError> {
-        let Some(next_fire_at) = schedule.next_fire_at else { return Ok(false) };
+    ) -> Result<(bool, TickReport), EngineError> {
+        let mut report = TickReport::default();
+        let Some(next_fire_at) = schedule.next_fire_at else { return Ok((false, report)) };
         let cron = match CronSchedule::parse(&schedule.cron, &schedule.time_zone) {
             Ok(cron) => cron,
             Err(err) => {
                 tracing::warn!(schedule = %schedule.id, error = %err, "unreadable schedule stops firing");
-                return Ok(self.store.advance_schedule(schedule.id, next_fire_at, None).await?);
+                return Ok((self.store.advance_schedule(schedule.id, next_fire_at, None).await?, report));
             }
         };
         let config = &self.config.schedules;
@@ -168,7 +189,7 @@ impl Inner {
                 FireOutcome::AlreadyClaimed => report.already_claimed += 1,
             }
         }
-        Ok(self.store.advance_schedule(schedule.id, next_fire_at, plan.next).await?)
+        Ok((self.store.advance_schedule(schedule.id, next_fire_at, plan.next).await?, report))
     }
 
     /// Fires `schedule` at `at`, once: the run starts (claimed with it), or the fire is
