@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: everything CI checks — format, clippy, every Rust test on SQLite and
 //!   PostgreSQL, the bindings freshness check, the TypeScript type check, and the end-to-end
-//!   runs (Node client test, `examples/quickstart.sh`, the Rust example) against a real
+//!   runs (Node client test, the `examples/*.sh` scripts, the Rust example) against a real
 //!   `weft` server.
 //! - `cargo xtask codegen`: rewrites `bindings/`, `bindings/openrpc.json` and `docs/errors.md`.
 //!
@@ -283,6 +283,7 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     run(Command::new("bash").arg(root.join("examples/quickstart.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/workflows.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/runs.sh")).env("WEFT_URL", &server.url))?;
+    run(Command::new("bash").arg(root.join("examples/schedules.sh")).env("WEFT_URL", &server.url))?;
     {
         use std::io::BufRead;
 
