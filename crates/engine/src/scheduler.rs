@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use weft_core::RunId;
 use weft_core::cron_expr::CronSchedule;
 use weft_core::schedule::{DuePolicy, Overlap, plan_due};
-use weft_store::{FireClaim, FireStatus, Schedule, time_key};
+use weft_store::{Advance, FireClaim, FireStatus, Schedule, time_key};
 
 use crate::{EngineError, Inner, StartRun};
 
@@ -137,11 +137,11 @@ impl Inner {
                 .buffer_unordered(FIRE_CONCURRENCY)
                 .collect()
                 .await;
-            let mut moved = 0;
+            let mut advances = Vec::new();
             for (schedule, outcome) in outcomes {
                 match outcome {
-                    Ok((advanced, done)) => {
-                        moved += usize::from(advanced);
+                    Ok((advance, done)) => {
+                        advances.extend(advance);
                         report.started.extend(done.started);
                         report.recorded += done.recorded;
                         report.already_claimed += done.already_claimed;
@@ -151,26 +151,27 @@ impl Inner {
                     }
                 }
             }
+            let moved = self.store.advance_schedules(&advances).await?;
             if (n_due as u64) < config.batch || moved == 0 {
                 return Ok(report);
             }
         }
     }
 
-    /// Fires a due schedule's fire times and moves it on; answers whether it moved it
-    /// (`false`: another instance did first) and what the fires did.
+    /// Fires a due schedule's fire times; answers how to move it on (applied for the whole
+    /// tick in one transaction) and what the fires did.
     async fn process_schedule(
         self: &Arc<Self>,
         schedule: &Schedule,
         now: DateTime<Utc>,
-    ) -> Result<(bool, TickReport), EngineError> {
+    ) -> Result<(Option<Advance>, TickReport), EngineError> {
         let mut report = TickReport::default();
-        let Some(next_fire_at) = schedule.next_fire_at else { return Ok((false, report)) };
+        let Some(next_fire_at) = schedule.next_fire_at else { return Ok((None, report)) };
         let cron = match CronSchedule::parse(&schedule.cron, &schedule.time_zone) {
             Ok(cron) => cron,
             Err(err) => {
                 tracing::warn!(schedule = %schedule.id, error = %err, "unreadable schedule stops firing");
-                return Ok((self.store.advance_schedule(schedule.id, next_fire_at, None).await?, report));
+                return Ok((Some(Advance { id: schedule.id, expected: next_fire_at, next: None }), report));
             }
         };
         let config = &self.config.schedules;
@@ -189,7 +190,7 @@ impl Inner {
                 FireOutcome::AlreadyClaimed => report.already_claimed += 1,
             }
         }
-        Ok((self.store.advance_schedule(schedule.id, next_fire_at, plan.next).await?, report))
+        Ok((Some(Advance { id: schedule.id, expected: next_fire_at, next: plan.next }), report))
     }
 
     /// Fires `schedule` at `at`, once: the run starts (claimed with it), or the fire is

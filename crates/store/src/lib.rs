@@ -27,7 +27,7 @@ pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::notifications::{NewNotification, Notification};
 pub use repos::projects::{MemberChange, ProjectQuery};
 pub use repos::runs::{Claim, NewRun, Run, RunQuery, RunStatus, Step, StepEnd, StepOutput, StepStatus};
-pub use repos::schedules::Schedule;
+pub use repos::schedules::{Advance, Schedule};
 pub use repos::sessions::RefreshOutcome;
 pub use repos::step_txn::{Arrival, Requeue, StepTxn};
 pub use repos::versions::{NewVersion, SaveOutcome, VERSIONS_PER_SNAPSHOT, VersionContent, snapshot_due};

@@ -55,6 +55,17 @@ pub struct Schedule {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A schedule to move from one fire time to the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advance {
+    /// The schedule.
+    pub id: ScheduleId,
+    /// Where it should be now.
+    pub expected: DateTime<Utc>,
+    /// Where it goes (`None`: over).
+    pub next: Option<DateTime<Utc>>,
+}
+
 fn from_row(row: schedules::Model) -> Result<Schedule, StoreError> {
     let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("schedule {what} {value:?}"));
     Ok(Schedule {
@@ -193,21 +204,26 @@ impl Store {
         Ok(earliest.flatten())
     }
 
-    /// Moves a schedule from the fire time `expected` to `next`; `false` (nothing written)
-    /// when another instance moved it first or it was changed meanwhile.
-    pub async fn advance_schedule(
-        &self,
-        id: ScheduleId,
-        expected: DateTime<Utc>,
-        next: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
-        let result = schedules::Entity::update_many()
-            .col_expr(schedules::Column::NextFireAt, Expr::value(next))
-            .filter(schedules::Column::Id.eq(id.0))
-            .filter(schedules::Column::NextFireAt.eq(expected))
-            .exec(&self.write)
-            .await
-            .context("failed to advance schedule")?;
-        Ok(result.rows_affected == 1)
+    /// Moves schedules on in one transaction (one commit for a whole tick), each only if it
+    /// is still at its expected fire time (another instance may have moved it first, or it was
+    /// changed meanwhile); answers how many moved.
+    pub async fn advance_schedules(&self, advances: &[Advance]) -> Result<u64, StoreError> {
+        if advances.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.write.begin().await.context("failed to begin transaction")?;
+        let mut moved = 0;
+        for advance in advances {
+            let result = schedules::Entity::update_many()
+                .col_expr(schedules::Column::NextFireAt, Expr::value(advance.next))
+                .filter(schedules::Column::Id.eq(advance.id.0))
+                .filter(schedules::Column::NextFireAt.eq(advance.expected))
+                .exec(&txn)
+                .await
+                .context("failed to advance schedule")?;
+            moved += result.rows_affected;
+        }
+        txn.commit().await.context("failed to commit transaction")?;
+        Ok(moved)
     }
 }
