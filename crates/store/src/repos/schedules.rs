@@ -211,9 +211,13 @@ impl Store {
         if advances.is_empty() {
             return Ok(0);
         }
+        // One lock order for every instance: two ticks moving the same schedules wait for
+        // each other instead of deadlocking.
+        let mut ordered = advances.to_vec();
+        ordered.sort_by_key(|advance| advance.id);
         let txn = self.write.begin().await.context("failed to begin transaction")?;
         let mut moved = 0;
-        for advance in advances {
+        for advance in &ordered {
             let result = schedules::Entity::update_many()
                 .col_expr(schedules::Column::NextFireAt, Expr::value(advance.next))
                 .filter(schedules::Column::Id.eq(advance.id.0))
