@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { echo "this example needs openssl" >&2; exit 1; }
 
-step "an account, a project and a published workflow that greets its trigger"
+step "an account, a project and a published workflow whose result is what triggered it"
 email="schedules-$("$PYTHON" -c 'import uuid; print(uuid.uuid4().hex[:12])')@example.com"
 answer=$(call "" auth.register "{\"email\":\"$email\",\"password\":\"$PASSWORD\",\"displayName\":\"Operator\"}")
 token=$(get "$answer" result.accessToken)
@@ -20,7 +20,7 @@ answer=$(call "$token" project.create '{"name":"Reports"}')
 project_id=$(get "$answer" result.id)
 graph='{"nodes":[
   {"id":"start","name":"Trigger","type":"start","position":{"x":0,"y":0},"config":{}},
-  {"id":"done","name":"Done","type":"end","position":{"x":200,"y":0},"config":{"output":{"trigger":"{{ input.trigger }}","fireAt":"{{ input.fireAt }}","who":"{{ input.body.who }}"}}}],
+  {"id":"done","name":"Done","type":"end","position":{"x":200,"y":0},"config":{}}],
  "edges":[{"source":"start","sourcePort":"out","target":"done","targetPort":"in"}]}'
 answer=$(call "$token" workflow.create "{\"projectId\":\"$project_id\",\"name\":\"Report\",\"graph\":$graph}")
 workflow_id=$(get "$answer" result.workflow.id)
@@ -67,7 +67,7 @@ timestamp=$(date +%s)
 signature=$(printf '%s.%s' "$timestamp" "$body" | openssl dgst -sha256 -hmac "$secret" -hex | sed 's/^.* //')
 answer=$(curl -sS --max-time 10 -H 'content-type: application/json' -H "x-weft-signature: t=$timestamp,v1=$signature" --data-binary "$body" "$url")
 show "$answer"
-expect "$answer" output.who ada "the sync webhook answers the run's output"
+expect "$answer" output.body.who ada "the sync webhook answers the run's output"
 expect "$answer" output.trigger webhook "the trigger node's data"
 
 step "the same signed call again is a replay (401)"
