@@ -13,6 +13,8 @@
 //! instance repeating a tick after a crash between the claim and the move, find the claim
 //! taken and start nothing.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,11 +128,21 @@ impl Inner {
         loop {
             let due = self.store.due_schedules(now, config.batch).await?;
             let n_due = due.len();
+            // The published version of each workflow, read once per tick.
+            let mut published = HashMap::new();
+            for schedule in &due {
+                if let Entry::Vacant(entry) = published.entry(schedule.workflow_id) {
+                    let workflow = self.store.find_workflow(schedule.workflow_id).await?;
+                    entry.insert(workflow.and_then(|w| w.published_version));
+                }
+            }
+            let published = &published;
             let outcomes: Vec<_> = futures::stream::iter(due)
                 .map(|schedule| {
                     let inner = self.clone();
+                    let version = published.get(&schedule.workflow_id).copied().flatten();
                     async move {
-                        let outcome = inner.process_schedule(&schedule, now).await;
+                        let outcome = inner.process_schedule(&schedule, version, now).await;
                         (schedule.id, outcome)
                     }
                 })
@@ -163,6 +175,7 @@ impl Inner {
     async fn process_schedule(
         self: &Arc<Self>,
         schedule: &Schedule,
+        version: Option<i32>,
         now: DateTime<Utc>,
     ) -> Result<(Option<Advance>, TickReport), EngineError> {
         let mut report = TickReport::default();
@@ -184,7 +197,7 @@ impl Inner {
         };
         let plan = plan_due(&cron, next_fire_at, now, policy);
         for at in plan.fires {
-            match self.fire_schedule(schedule, at).await? {
+            match self.fire_at(schedule, at, version).await? {
                 FireOutcome::Started(run) => report.started.push(run),
                 FireOutcome::Recorded(_) => report.recorded += 1,
                 FireOutcome::AlreadyClaimed => report.already_claimed += 1,
@@ -200,6 +213,17 @@ impl Inner {
         schedule: &Schedule,
         at: DateTime<Utc>,
     ) -> Result<FireOutcome, EngineError> {
+        let version = self.store.find_workflow(schedule.workflow_id).await?.and_then(|w| w.published_version);
+        self.fire_at(schedule, at, version).await
+    }
+
+    /// [`Self::fire_schedule`] with the workflow's published version (`None`: unpublished).
+    async fn fire_at(
+        self: &Arc<Self>,
+        schedule: &Schedule,
+        at: DateTime<Utc>,
+        published: Option<i32>,
+    ) -> Result<FireOutcome, EngineError> {
         let trigger_id = schedule.id.0;
         let key = time_key(at);
         let busy = match schedule.overlap {
@@ -213,7 +237,7 @@ impl Inner {
         };
         let version = match busy {
             Some(_) => None,
-            None => self.store.find_workflow(schedule.workflow_id).await?.and_then(|w| w.published_version),
+            None => published,
         };
         let Some(version) = version else {
             let status = busy.unwrap_or_else(|| {
