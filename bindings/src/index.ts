@@ -156,6 +156,44 @@ export function createClient(options: ClientOptions) {
       /** Pending approval tasks the caller may decide (assigned by name or by project role), oldest first. Requires an access token with role GUEST or higher. */
       tasks: (params: Procedures["run.tasks"]["params"], options?: CallOptions) => rpc.call("run.tasks", params, options),
     },
+    schedule: {
+      /** Creates a cron schedule of a workflow (EDITOR): a 5-field (standard) or 6/7-field (seconds, years) expression in an IANA time zone, optional start and end, the runs' input, and the overlap (skip, queue, allowConcurrent) and catch-up (none, latest, all within a window) policies. Its runs execute the published version; each fire time runs exactly once across instances. Requires an access token with role GUEST or higher. */
+      create: (params: Procedures["schedule.create"]["params"], options?: CallOptions) => rpc.call("schedule.create", params, options),
+      /** Deletes a schedule and its fire history (EDITOR); runs it started stay. Requires an access token with role GUEST or higher. */
+      delete: (params: Procedures["schedule.delete"]["params"], options?: CallOptions) => rpc.call("schedule.delete", params, options),
+      /** The fire history of a schedule, newest first: each fire time, what became of it (started, skipped, queued) and its run with the run's status. Requires an access token with role GUEST or higher. */
+      fires: (params: Procedures["schedule.fires"]["params"], options?: CallOptions) => rpc.call("schedule.fires", params, options),
+      /** One schedule with its next fire time. Requires an access token with role GUEST or higher. */
+      get: (params: Procedures["schedule.get"]["params"], options?: CallOptions) => rpc.call("schedule.get", params, options),
+      /** The schedules of a project or of one of its workflows, oldest first. Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["schedule.list"]["params"], options?: CallOptions) => rpc.call("schedule.list", params, options),
+      /** Pauses a schedule (EDITOR): it does not fire until resumed. Requires an access token with role GUEST or higher. */
+      pause: (params: Procedures["schedule.pause"]["params"], options?: CallOptions) => rpc.call("schedule.pause", params, options),
+      /** The next fire times (UTC) of a stored schedule (within its start and end), or of an expression in a time zone, after `after` (default now). Daylight-saving gaps fire once when they end; repeated hours fire once. Requires an access token with role GUEST or higher. */
+      preview: (params: Procedures["schedule.preview"]["params"], options?: CallOptions) => rpc.call("schedule.preview", params, options),
+      /** Resumes a paused schedule (EDITOR) from its next fire time after now; fire times passed while paused are not caught up. Requires an access token with role GUEST or higher. */
+      resume: (params: Procedures["schedule.resume"]["params"], options?: CallOptions) => rpc.call("schedule.resume", params, options),
+      /** Changes a schedule's settings (EDITOR); its next fire time is computed again from now. Requires an access token with role GUEST or higher. */
+      update: (params: Procedures["schedule.update"]["params"], options?: CallOptions) => rpc.call("schedule.update", params, options),
+    },
+    trigger: {
+      /** Creates an event trigger (EDITOR on both workflows, which share a project): the workflow's published version runs when a run of the source workflow succeeds, fails or finishes, or when the source is started by hand. A trigger that would start a loop of workflows is refused. Requires an access token with role GUEST or higher. */
+      create: (params: Procedures["trigger.create"]["params"], options?: CallOptions) => rpc.call("trigger.create", params, options),
+      /** Deletes an event trigger and its fire history (EDITOR). Requires an access token with role GUEST or higher. */
+      delete: (params: Procedures["trigger.delete"]["params"], options?: CallOptions) => rpc.call("trigger.delete", params, options),
+      /** The event triggers that start a workflow. Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["trigger.list"]["params"], options?: CallOptions) => rpc.call("trigger.list", params, options),
+    },
+    webhook: {
+      /** Creates a webhook of a workflow (EDITOR) and returns it with its secret, shown this once. Requests to `/hooks/<id>` are verified by an HMAC signature (`X-Weft-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`) or a static token, limited in body size and rate, and start a run of the published version with the method, headers, query and body as data; `async` answers 202 with the run id, `sync` the run's result. Requires an access token with role GUEST or higher. */
+      create: (params: Procedures["webhook.create"]["params"], options?: CallOptions) => rpc.call("webhook.create", params, options),
+      /** Deletes a webhook (EDITOR); its URL answers 404 from then on. Requires an access token with role GUEST or higher. */
+      delete: (params: Procedures["webhook.delete"]["params"], options?: CallOptions) => rpc.call("webhook.delete", params, options),
+      /** The webhooks of a workflow (never their secrets). Requires an access token with role GUEST or higher. */
+      list: (params: Procedures["webhook.list"]["params"], options?: CallOptions) => rpc.call("webhook.list", params, options),
+      /** Replaces a webhook's secret (EDITOR) and returns the new one, shown this once; the old one stops working at once. Requires an access token with role GUEST or higher. */
+      rotateSecret: (params: Procedures["webhook.rotateSecret"]["params"], options?: CallOptions) => rpc.call("webhook.rotateSecret", params, options),
+    },
     workflow: {
       /** Creates a workflow in a project (EDITOR) with version 1. The graph is checked for shape (refused with field paths) and validated (issues reported, not refused: drafts may be incomplete). Requires an access token with role GUEST or higher. */
       create: (params: Procedures["workflow.create"]["params"], options?: CallOptions) => rpc.call("workflow.create", params, options),

@@ -145,26 +145,38 @@ export interface Procedures {
   "notification.preferences": { params: T.NoParams; result: T.PreferenceList };
   /** Turns a notification kind on or off for the caller: kinds turned off are neither stored nor pushed. Requires an access token with role GUEST or higher. */
   "notification.setPreference": { params: T.Preference; result: T.PreferenceList };
-  /** Opens the workflow in an editor: records the caller's presence (announced as `collab.joined` on the workflow's topic) and answers everyone there, the current version and how often to send heartbeats. Rejoining with an earlier clientId refreshes it. Requires an access token with role GUEST or higher. */
-  "collab.join": { params: T.JoinParams; result: T.Joined };
-  /** Keeps the editor's presence alive and answers who is on the workflow. An editor that left or expired answers not-found: join again. Requires an access token with role GUEST or higher. */
-  "collab.heartbeat": { params: T.ClientRef; result: T.PresenceList };
-  /** Moves the editor's cursor and/or changes its selection (also a heartbeat); announced live as `collab.cursor` on the workflow's topic. Requires an access token with role GUEST or higher. */
-  "collab.cursor": { params: T.CursorParams; result: T.Left };
-  /** Closes the workflow in this editor; announced as `collab.left`. Requires an access token with role GUEST or higher. */
-  "collab.leave": { params: T.ClientRef; result: T.Left };
-  /** Who is on the workflow now, earliest joined first. Requires an access token with role GUEST or higher. */
-  "collab.presence": { params: T.WorkflowRef; result: T.PresenceList };
-  /** Comments on a node of the workflow's current version, or answers a comment (parentId); announced as `comment.created`. Requires an access token with role GUEST or higher. */
-  "collab.comment": { params: T.CommentParams; result: T.CommentView };
-  /** The workflow's comments, oldest first (cursor pagination), optionally of one node and with resolved ones. Requires an access token with role GUEST or higher. */
-  "collab.listComments": { params: T.ListCommentsParams; result: T.CommentPage };
-  /** Resolves (or reopens) a comment: its author or an editor of the project; announced as `comment.resolved`. Requires an access token with role GUEST or higher. */
-  "collab.resolveComment": { params: T.ResolveParams; result: T.CommentView };
-  /** On the WebSocket: follows topics (checked like GET /events: a topic the caller may not see answers not-found), optionally resuming after an event id. Answers the subscription id; events arrive as `events.event` notifications (`params.result` holds `id` and `event`); `events.ended` says the server ended the subscription. Requires an access token with role GUEST or higher. */
-  "events.subscribe": { params: T.SubscribeParams; result: T.SubscriptionId };
-  /** On the WebSocket: ends a subscription of this socket. Requires an access token with role GUEST or higher. */
-  "events.unsubscribe": { params: T.UnsubscribeParams; result: T.Unsubscribed };
+  /** Creates a cron schedule of a workflow (EDITOR): a 5-field (standard) or 6/7-field (seconds, years) expression in an IANA time zone, optional start and end, the runs' input, and the overlap (skip, queue, allowConcurrent) and catch-up (none, latest, all within a window) policies. Its runs execute the published version; each fire time runs exactly once across instances. Requires an access token with role GUEST or higher. */
+  "schedule.create": { params: T.CreateScheduleParams; result: T.ScheduleView };
+  /** The schedules of a project or of one of its workflows, oldest first. Requires an access token with role GUEST or higher. */
+  "schedule.list": { params: T.ListSchedulesParams; result: T.ScheduleList };
+  /** One schedule with its next fire time. Requires an access token with role GUEST or higher. */
+  "schedule.get": { params: T.ScheduleRef; result: T.ScheduleView };
+  /** Changes a schedule's settings (EDITOR); its next fire time is computed again from now. Requires an access token with role GUEST or higher. */
+  "schedule.update": { params: T.UpdateScheduleParams; result: T.ScheduleView };
+  /** Pauses a schedule (EDITOR): it does not fire until resumed. Requires an access token with role GUEST or higher. */
+  "schedule.pause": { params: T.ScheduleRef; result: T.ScheduleView };
+  /** Resumes a paused schedule (EDITOR) from its next fire time after now; fire times passed while paused are not caught up. Requires an access token with role GUEST or higher. */
+  "schedule.resume": { params: T.ScheduleRef; result: T.ScheduleView };
+  /** Deletes a schedule and its fire history (EDITOR); runs it started stay. Requires an access token with role GUEST or higher. */
+  "schedule.delete": { params: T.ScheduleRef; result: T.Deleted };
+  /** The next fire times (UTC) of a stored schedule (within its start and end), or of an expression in a time zone, after `after` (default now). Daylight-saving gaps fire once when they end; repeated hours fire once. Requires an access token with role GUEST or higher. */
+  "schedule.preview": { params: T.PreviewParams; result: T.PreviewResult };
+  /** The fire history of a schedule, newest first: each fire time, what became of it (started, skipped, queued) and its run with the run's status. Requires an access token with role GUEST or higher. */
+  "schedule.fires": { params: T.FiresParams; result: T.FirePage };
+  /** Creates a webhook of a workflow (EDITOR) and returns it with its secret, shown this once. Requests to `/hooks/<id>` are verified by an HMAC signature (`X-Weft-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`) or a static token, limited in body size and rate, and start a run of the published version with the method, headers, query and body as data; `async` answers 202 with the run id, `sync` the run's result. Requires an access token with role GUEST or higher. */
+  "webhook.create": { params: T.CreateWebhookParams; result: T.WebhookWithSecret };
+  /** The webhooks of a workflow (never their secrets). Requires an access token with role GUEST or higher. */
+  "webhook.list": { params: T.WorkflowTriggersRef; result: T.WebhookList };
+  /** Replaces a webhook's secret (EDITOR) and returns the new one, shown this once; the old one stops working at once. Requires an access token with role GUEST or higher. */
+  "webhook.rotateSecret": { params: T.WebhookRef; result: T.WebhookWithSecret };
+  /** Deletes a webhook (EDITOR); its URL answers 404 from then on. Requires an access token with role GUEST or higher. */
+  "webhook.delete": { params: T.WebhookRef; result: T.Deleted };
+  /** Creates an event trigger (EDITOR on both workflows, which share a project): the workflow's published version runs when a run of the source workflow succeeds, fails or finishes, or when the source is started by hand. A trigger that would start a loop of workflows is refused. Requires an access token with role GUEST or higher. */
+  "trigger.create": { params: T.CreateTriggerParams; result: T.TriggerView };
+  /** The event triggers that start a workflow. Requires an access token with role GUEST or higher. */
+  "trigger.list": { params: T.WorkflowTriggersRef; result: T.TriggerList };
+  /** Deletes an event trigger and its fire history (EDITOR). Requires an access token with role GUEST or higher. */
+  "trigger.delete": { params: T.TriggerRef; result: T.Deleted };
 }
 
 /** Every procedure name. */
@@ -240,14 +252,20 @@ export const procedureNames = [
   "notification.delete",
   "notification.preferences",
   "notification.setPreference",
-  "collab.join",
-  "collab.heartbeat",
-  "collab.cursor",
-  "collab.leave",
-  "collab.presence",
-  "collab.comment",
-  "collab.listComments",
-  "collab.resolveComment",
-  "events.subscribe",
-  "events.unsubscribe",
+  "schedule.create",
+  "schedule.list",
+  "schedule.get",
+  "schedule.update",
+  "schedule.pause",
+  "schedule.resume",
+  "schedule.delete",
+  "schedule.preview",
+  "schedule.fires",
+  "webhook.create",
+  "webhook.list",
+  "webhook.rotateSecret",
+  "webhook.delete",
+  "trigger.create",
+  "trigger.list",
+  "trigger.delete",
 ] as const;

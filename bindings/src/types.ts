@@ -269,6 +269,12 @@ limitUsd: number,
 spentUsd: number, };
 
 /**
+ * What happens to fire times missed while no instance was running (older than the
+ * grace period when the scheduler sees them).
+ */
+export type CatchUp = "none" | "latest" | "all";
+
+/**
  * Params of `auth.changePassword`.
  */
 export type ChangePasswordParams = { 
@@ -282,101 +288,9 @@ currentPassword: string,
 newPassword: string, };
 
 /**
- * Names an editor on a workflow.
- */
-export type ClientRef = { 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The editor, from `collab.join`.
- */
-clientId: string, };
-
-/**
- * A page of comments.
- */
-export type CommentPage = { 
-/**
- * Oldest first.
- */
-comments: Array<CommentView>, 
-/**
- * The next page, when there is one.
- */
-nextCursor?: string, };
-
-/**
- * `collab.comment` params.
- */
-export type CommentParams = { 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * A node of its current version.
- */
-nodeId: string, 
-/**
- * The text (1 to 10,000 characters).
- */
-body: string, 
-/**
- * The comment answered, in the same workflow.
- */
-parentId?: string, };
-
-/**
  * Whether the person deciding must write a comment.
  */
 export type CommentPolicy = "optional" | "required" | "requiredOnReject";
-
-/**
- * A comment on a node of a workflow.
- */
-export type CommentView = { 
-/**
- * The comment.
- */
-id: string, 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The node it is about.
- */
-nodeId: string, 
-/**
- * The comment it answers, in a thread.
- */
-parentId: string | null, 
-/**
- * Who wrote it.
- */
-authorId: UserId, 
-/**
- * Their display name.
- */
-authorName: string, 
-/**
- * The text.
- */
-body: string, 
-/**
- * When it was resolved (threads are resolved at their first comment).
- */
-resolvedAt: string | null, 
-/**
- * Who resolved it.
- */
-resolvedBy: UserId | null, 
-/**
- * When it was written.
- */
-createdAt: string, };
 
 /**
  * `ai.credentials.create` params.
@@ -423,6 +337,109 @@ name: string,
  * Free text, up to 10,000 characters.
  */
 description?: string, };
+
+/**
+ * `schedule.create` params.
+ */
+export type CreateScheduleParams = { 
+/**
+ * The workflow to start.
+ */
+workflowId: WorkflowId, 
+/**
+ * Name (default: the expression).
+ */
+name?: string, 
+/**
+ * Cron expression.
+ */
+cron: string, 
+/**
+ * IANA time zone (default `UTC`).
+ */
+timeZone?: string, 
+/**
+ * No fire before.
+ */
+startAt?: string, 
+/**
+ * No fire after.
+ */
+endAt?: string, 
+/**
+ * Input of the runs (default `{}`).
+ */
+input?: JsonValue, 
+/**
+ * Default `skip`.
+ */
+overlap?: Overlap, 
+/**
+ * Default `none`.
+ */
+catchUp?: CatchUp, 
+/**
+ * Default one day; at most 30 days.
+ */
+catchUpWindowSeconds?: number, 
+/**
+ * Create it paused.
+ */
+paused?: boolean, };
+
+/**
+ * `trigger.create` params.
+ */
+export type CreateTriggerParams = { 
+/**
+ * The workflow to start.
+ */
+workflowId: WorkflowId, 
+/**
+ * The workflow (same project) whose runs trigger it.
+ */
+sourceWorkflowId: WorkflowId, 
+/**
+ * What triggers it.
+ */
+on: TriggerOn, 
+/**
+ * Extra input of its runs (default `{}`).
+ */
+input?: JsonValue, };
+
+/**
+ * `webhook.create` params.
+ */
+export type CreateWebhookParams = { 
+/**
+ * The workflow to start.
+ */
+workflowId: WorkflowId, 
+/**
+ * Name (default `webhook`).
+ */
+name?: string, 
+/**
+ * Default `hmac`.
+ */
+auth?: WebhookAuth, 
+/**
+ * Default `async`.
+ */
+mode?: WebhookMode, 
+/**
+ * Sync mode's wait (default 30 s; at most the server's limit).
+ */
+syncTimeoutMs?: number, 
+/**
+ * Largest body (default and most: the server's limit).
+ */
+maxBodyBytes?: number, 
+/**
+ * Requests per minute (default 60, at most 6000).
+ */
+ratePerMinute?: number, };
 
 /**
  * Params of `workflow.create`.
@@ -523,27 +540,6 @@ createdAt: string,
 updatedAt: string, };
 
 /**
- * `collab.cursor` params.
- */
-export type CursorParams = { 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The editor, from `collab.join`.
- */
-clientId: string, 
-/**
- * Where the cursor is (any small JSON value, e.g. `{"x": 10, "y": 20}`; null hides it).
- */
-cursor?: unknown, 
-/**
- * Selected node ids (unchanged when absent).
- */
-selection?: Array<string>, };
-
-/**
  * Params of `run.approve` and `run.reject`.
  */
 export type DecideParams = { 
@@ -579,6 +575,15 @@ durationMs?: number,
  * Template rendering an RFC 3339 time to wait for; a time in the past does not wait.
  */
 until?: string, };
+
+/**
+ * What a delete did.
+ */
+export type Deleted = { 
+/**
+ * Always true (a missing one answers not-found).
+ */
+deleted: boolean, };
 
 /**
  * Params of `workflow.diff`.
@@ -789,6 +794,11 @@ role?: ProjectRole,
 timeoutMs?: number, };
 
 /**
+ * Identifies an event trigger: a workflow started by another workflow's runs.
+ */
+export type EventTriggerId = string;
+
+/**
  * Params of `workflow.execute`.
  */
 export type ExecuteParams = { 
@@ -861,6 +871,61 @@ code: string,
  * Human-readable explanation.
  */
 message: string, };
+
+/**
+ * `schedule.fires` result.
+ */
+export type FirePage = { 
+/**
+ * Newest first.
+ */
+fires: Array<FireView>, 
+/**
+ * The next page, when there is one.
+ */
+nextCursor?: string, };
+
+/**
+ * One fire of a schedule.
+ */
+export type FireView = { 
+/**
+ * The fire time.
+ */
+fireAt: string, 
+/**
+ * `started`, `skipped` (overlap, or no published version) or `queued`.
+ */
+status: string, 
+/**
+ * The run it started.
+ */
+runId?: RunId, 
+/**
+ * That run's status.
+ */
+runStatus?: string, 
+/**
+ * When the fire was recorded.
+ */
+recordedAt: string, };
+
+/**
+ * `schedule.fires` params.
+ */
+export type FiresParams = { 
+/**
+ * The schedule.
+ */
+scheduleId: ScheduleId, 
+/**
+ * From a previous page's `nextCursor`.
+ */
+cursor?: string, 
+/**
+ * Page size (default 50, at most 200).
+ */
+limit?: number, };
 
 /**
  * `ai.generateWorkflow` params.
@@ -1169,44 +1234,9 @@ policy?: JoinPolicy,
 n?: number, };
 
 /**
- * `collab.join` params.
- */
-export type JoinParams = { 
-/**
- * The workflow opened in the editor.
- */
-workflowId: WorkflowId, 
-/**
- * The editor's id from an earlier join (rejoining after a reconnect); a new one is
- * made when absent.
- */
-clientId?: string, };
-
-/**
  * When a `join` continues.
  */
 export type JoinPolicy = "all" | "any" | "firstN";
-
-/**
- * `collab.join` result.
- */
-export type Joined = { 
-/**
- * This editor's id: send it with heartbeats, cursor updates and edits.
- */
-clientId: string, 
-/**
- * The workflow's current version (edits arriving as `workflow.patched` follow it).
- */
-version: number, 
-/**
- * Everyone on the workflow now, this editor included.
- */
-presence: Array<PresenceView>, 
-/**
- * Send a heartbeat (or a cursor update) at least this often, or the presence expires.
- */
-heartbeatMs: number, };
 
 /**
  * One RFC 6902 operation (TypeScript shape only; the server parses and checks it).
@@ -1232,15 +1262,6 @@ value?: JsonValue, };
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
 /**
- * `collab.leave` result.
- */
-export type Left = { 
-/**
- * The editor was there (false when it had already left or expired).
- */
-left: boolean, };
-
-/**
  * Which limit a payload exceeded.
  */
 export type LimitKind = "body" | "batch";
@@ -1253,31 +1274,6 @@ export type ListBudgetsParams = {
  * Also this project's budgets (any member).
  */
 projectId?: ProjectId, };
-
-/**
- * `collab.listComments` params.
- */
-export type ListCommentsParams = { 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * Only this node's.
- */
-nodeId?: string, 
-/**
- * Resolved ones too (default false).
- */
-includeResolved?: boolean, 
-/**
- * From a previous page's `nextCursor`.
- */
-cursor?: string, 
-/**
- * Page size (default 50, at most 200).
- */
-limit?: number, };
 
 /**
  * `ai.credentials.list` params.
@@ -1358,6 +1354,19 @@ cursor?: string,
  * Page size, 1 to 200 (default 50).
  */
 limit?: number, };
+
+/**
+ * `schedule.list` params: a project's schedules, or a workflow's.
+ */
+export type ListSchedulesParams = { 
+/**
+ * The project.
+ */
+projectId?: ProjectId, 
+/**
+ * Or the workflow.
+ */
+workflowId?: WorkflowId, };
 
 /**
  * Params of `workflow.versions`.
@@ -1857,6 +1866,11 @@ read: boolean,
 createdAt: string, };
 
 /**
+ * What a fire does while a run the schedule started earlier is still going.
+ */
+export type Overlap = "skip" | "queue" | "allowConcurrent";
+
+/**
  * `parallel`: starts branches that run concurrently. With named `branches`, each name is an
  * output port; without, the single `out` port fans out to every edge leaving it.
  */
@@ -1885,12 +1899,7 @@ patch: Array<JsonPatchOperation>,
 /**
  * Version message.
  */
-message?: string, 
-/**
- * The editor sending the edit (its `collab.join` client id), echoed in the
- * `workflow.patched` event so it can skip its own edit.
- */
-clientId?: string, };
+message?: string, };
 
 /**
  * One port in the catalogue.
@@ -1946,46 +1955,38 @@ export type PreferenceList = {
 preferences: Array<Preference>, };
 
 /**
- * Who is on a workflow.
+ * `schedule.preview` params: a stored schedule, or an expression and zone.
  */
-export type PresenceList = { 
+export type PreviewParams = { 
 /**
- * Editors, earliest joined first.
+ * A stored schedule.
  */
-presence: Array<PresenceView>, };
+scheduleId?: ScheduleId, 
+/**
+ * Or an expression.
+ */
+cron?: string, 
+/**
+ * Its zone (default `UTC`).
+ */
+timeZone?: string, 
+/**
+ * From (default now).
+ */
+after?: string, 
+/**
+ * How many (default 5, at most 100).
+ */
+count?: number, };
 
 /**
- * One editor (a browser tab) on a workflow.
+ * `schedule.preview` result.
  */
-export type PresenceView = { 
+export type PreviewResult = { 
 /**
- * The editor.
+ * The next fire times (UTC), oldest first.
  */
-clientId: string, 
-/**
- * Its user.
- */
-userId: UserId, 
-/**
- * The user's display name.
- */
-displayName: string, 
-/**
- * Where its cursor is.
- */
-cursor: unknown, 
-/**
- * Selected node ids.
- */
-selection: Array<string>, 
-/**
- * When it joined.
- */
-joinedAt: string, 
-/**
- * Its last heartbeat.
- */
-seenAt: string, };
+fireTimes: Array<string>, };
 
 /**
  * A project as its members see it.
@@ -2119,19 +2120,6 @@ password: string,
 displayName: string, };
 
 /**
- * `collab.resolveComment` params.
- */
-export type ResolveParams = { 
-/**
- * The comment.
- */
-commentId: string, 
-/**
- * Resolve (true, the default) or reopen (false).
- */
-resolved?: boolean, };
-
-/**
  * How the response body becomes the node's `output.body`.
  */
 export type ResponseFormat = "json" | "text" | "binary";
@@ -2152,11 +2140,6 @@ version: number,
  * The version the restore is based on; the current one when omitted.
  */
 expectedVersion?: number, };
-
-/**
- * Why a stream asks its client to resynchronise.
- */
-export type ResyncReason = "retention" | "unknownPosition" | "tooFarBehind";
 
 /**
  * Params of `run.retry`.
@@ -2412,6 +2395,98 @@ workflowId: WorkflowId,
 expectedVersion: number, };
 
 /**
+ * Identifies a cron schedule of a workflow.
+ */
+export type ScheduleId = string;
+
+/**
+ * `schedule.list` result.
+ */
+export type ScheduleList = { 
+/**
+ * Oldest first.
+ */
+schedules: Array<ScheduleView>, };
+
+/**
+ * Names a schedule.
+ */
+export type ScheduleRef = { 
+/**
+ * The schedule.
+ */
+scheduleId: ScheduleId, };
+
+/**
+ * A schedule as the API shows it.
+ */
+export type ScheduleView = { 
+/**
+ * The schedule.
+ */
+id: ScheduleId, 
+/**
+ * Its project.
+ */
+projectId: ProjectId, 
+/**
+ * The workflow it starts (its published version).
+ */
+workflowId: WorkflowId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Cron expression: 5 fields (standard), or 6/7 with seconds and years.
+ */
+cron: string, 
+/**
+ * IANA time zone of the expression.
+ */
+timeZone: string, 
+/**
+ * No fire before.
+ */
+startAt?: string, 
+/**
+ * No fire after.
+ */
+endAt?: string, 
+/**
+ * The schedule's input (runs receive it as `input`, beside `scheduleId` and `fireAt`).
+ */
+input: JsonValue, 
+/**
+ * While a previous run goes on.
+ */
+overlap: Overlap, 
+/**
+ * Fire times missed while no instance ran.
+ */
+catchUp: CatchUp, 
+/**
+ * How far back missed fire times are caught up.
+ */
+catchUpWindowSeconds: number, 
+/**
+ * Paused schedules do not fire.
+ */
+paused: boolean, 
+/**
+ * The next fire time (none when paused or over).
+ */
+nextFireAt?: string, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * Last change.
+ */
+updatedAt: string, };
+
+/**
  * Identifies a login session: the family of refresh tokens issued from one login.
  */
 export type SessionId = string;
@@ -2567,25 +2642,6 @@ version?: number,
 input?: JsonValue, };
 
 /**
- * `events.subscribe` params.
- */
-export type SubscribeParams = { 
-/**
- * `run:<id>`, `workflow:<id>`, `project:<id>`; without any, every project the caller is a
- * member of. Personal events (notifications, sessions) always arrive.
- */
-topics?: Array<string>, 
-/**
- * Resume after this event id (what the last `events.event` carried).
- */
-lastEventId?: number, };
-
-/**
- * Names a subscription: carried by every `events.event` notification of it.
- */
-export type SubscriptionId = string;
-
-/**
  * `ai.suggestNext` params.
  */
 export type SuggestNextParams = { 
@@ -2690,27 +2746,61 @@ export type TransformConfig = {
 output: JsonValue, };
 
 /**
+ * `trigger.list` result.
+ */
+export type TriggerList = { 
+/**
+ * Oldest first.
+ */
+triggers: Array<TriggerView>, };
+
+/**
+ * What an event trigger waits for.
+ */
+export type TriggerOn = "succeeded" | "failed" | "finished" | "manual";
+
+/**
+ * Names an event trigger.
+ */
+export type TriggerRef = { 
+/**
+ * The trigger.
+ */
+triggerId: EventTriggerId, };
+
+/**
+ * An event trigger.
+ */
+export type TriggerView = { 
+/**
+ * The trigger.
+ */
+id: EventTriggerId, 
+/**
+ * The workflow it starts.
+ */
+workflowId: WorkflowId, 
+/**
+ * The workflow whose runs trigger it.
+ */
+sourceWorkflowId: WorkflowId, 
+/**
+ * `succeeded`, `failed`, `finished` or `manual`.
+ */
+on: string, 
+/**
+ * Extra input of its runs.
+ */
+input: JsonValue, 
+/**
+ * Created.
+ */
+createdAt: string, };
+
+/**
  * Why a caller is not authenticated.
  */
 export type UnauthenticatedReason = "missingToken" | "invalidToken" | "expiredToken" | "sessionRevoked" | "invalidCredentials" | "invalidRefreshToken" | "invalidTicket";
-
-/**
- * `events.unsubscribe` params.
- */
-export type UnsubscribeParams = { 
-/**
- * From `events.subscribe`.
- */
-subscription: string, };
-
-/**
- * `events.unsubscribe` result.
- */
-export type Unsubscribed = { 
-/**
- * The subscription existed on this socket.
- */
-unsubscribed: boolean, };
 
 /**
  * `ai.credentials.update` params: absent members keep their value.
@@ -2757,6 +2847,55 @@ name?: string,
  * New description.
  */
 description?: string, };
+
+/**
+ * `schedule.update` params: every given field replaces the stored one.
+ */
+export type UpdateScheduleParams = { 
+/**
+ * The schedule.
+ */
+scheduleId: ScheduleId, 
+/**
+ * Name.
+ */
+name?: string, 
+/**
+ * Cron expression.
+ */
+cron?: string, 
+/**
+ * IANA time zone.
+ */
+timeZone?: string, 
+/**
+ * No fire before.
+ */
+startAt?: string, 
+/**
+ * No fire after.
+ */
+endAt?: string, 
+/**
+ * Remove `startAt` and `endAt`.
+ */
+clearBounds?: boolean, 
+/**
+ * Input of the runs.
+ */
+input?: JsonValue, 
+/**
+ * Overlap policy.
+ */
+overlap?: Overlap, 
+/**
+ * Catch-up policy.
+ */
+catchUp?: CatchUp, 
+/**
+ * Catch-up window.
+ */
+catchUpWindowSeconds?: number, };
 
 /**
  * Params of `workflow.update`.
@@ -3009,6 +3148,105 @@ workflowId: WorkflowId,
 version: number, };
 
 /**
+ * How a webhook request is verified.
+ */
+export type WebhookAuth = "hmac" | "token";
+
+/**
+ * Identifies a webhook of a workflow (its URL is `/hooks/<id>`).
+ */
+export type WebhookId = string;
+
+/**
+ * `webhook.list` result.
+ */
+export type WebhookList = { 
+/**
+ * Oldest first.
+ */
+webhooks: Array<WebhookView>, };
+
+/**
+ * What a webhook request answers.
+ */
+export type WebhookMode = "async" | "sync";
+
+/**
+ * Names a webhook.
+ */
+export type WebhookRef = { 
+/**
+ * The webhook.
+ */
+webhookId: WebhookId, };
+
+/**
+ * A webhook as the API shows it (never its secret).
+ */
+export type WebhookView = { 
+/**
+ * The webhook.
+ */
+id: WebhookId, 
+/**
+ * The workflow it starts (its published version).
+ */
+workflowId: WorkflowId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Path of its URL on this server: `/hooks/<id>`.
+ */
+url: string, 
+/**
+ * `hmac` or `token`.
+ */
+auth: string, 
+/**
+ * `async` or `sync`.
+ */
+mode: string, 
+/**
+ * How long a sync request waits for its run.
+ */
+syncTimeoutMs: number, 
+/**
+ * Largest accepted body (else 413).
+ */
+maxBodyBytes: number, 
+/**
+ * Requests per minute (else 429 with Retry-After).
+ */
+ratePerMinute: number, 
+/**
+ * The secret's last characters.
+ */
+secretHint: string, 
+/**
+ * Created.
+ */
+createdAt: string, 
+/**
+ * Last change (a rotated secret).
+ */
+updatedAt: string, };
+
+/**
+ * A webhook with its secret, shown this once.
+ */
+export type WebhookWithSecret = { 
+/**
+ * The webhook.
+ */
+webhook: WebhookView, 
+/**
+ * The secret: the HMAC key or the token. Stored encrypted; never shown again.
+ */
+secret: string, };
+
+/**
  * Everything that can arrive on an event stream. Serialised with a `type` tag; the SSE
  * `event:` field carries the same name.
  */
@@ -3180,95 +3418,7 @@ error: JsonValue, } | { "type": "run.cancelled",
 /**
  * The run.
  */
-runId: RunId, } | { "type": "resync", 
-/**
- * Why.
- */
-reason: ResyncReason, } | { "type": "collab.joined", 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * Who, with their editor's cursor and selection.
- */
-presence: PresenceView, } | { "type": "collab.left", 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The editor (one browser tab).
- */
-clientId: string, 
-/**
- * Its user.
- */
-userId: UserId, 
-/**
- * It stopped sending heartbeats (rather than leaving).
- */
-expired: boolean, } | { "type": "collab.cursor", 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The editor.
- */
-clientId: string, 
-/**
- * Its user.
- */
-userId: UserId, 
-/**
- * Where the cursor is (canvas coordinates or whatever the editor uses).
- */
-cursor: unknown, 
-/**
- * Selected node ids.
- */
-selection: Array<string>, } | { "type": "workflow.patched", 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The version the patch created.
- */
-version: number, 
-/**
- * The RFC 6902 operations, as accepted.
- */
-patch: Array<{ op: string; path: string; from?: string; value?: unknown }>, 
-/**
- * Who made the edit.
- */
-authorId: UserId, 
-/**
- * Whose editor sent it (so it can skip its own edit), when it said.
- */
-clientId?: string, } | { "type": "workflow.saved", 
-/**
- * The workflow.
- */
-workflowId: WorkflowId, 
-/**
- * The new version.
- */
-version: number, 
-/**
- * Who saved it.
- */
-authorId: UserId, } | { "type": "comment.created", 
-/**
- * The comment.
- */
-comment: CommentView, } | { "type": "comment.resolved", 
-/**
- * The comment, as it is now.
- */
-comment: CommentView, };
+runId: RunId, };
 
 /**
  * A workflow's metadata.
@@ -3398,7 +3548,7 @@ items: Array<Workflow>,
 nextCursor: string | null, };
 
 /**
- * `collab.presence` params.
+ * Params naming a workflow.
  */
 export type WorkflowRef = { 
 /**
@@ -3410,3 +3560,12 @@ workflowId: WorkflowId, };
  * Whether a workflow has a published version.
  */
 export type WorkflowStatus = "draft" | "published";
+
+/**
+ * Names a workflow.
+ */
+export type WorkflowTriggersRef = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, };

@@ -11,6 +11,7 @@ mod m20261122_000004_runs;
 mod m20261202_000005_ai;
 mod m20261202_000006_notifications;
 mod m20261202_000007_realtime;
+mod m20261202_000008_schedules;
 
 /// Applies Weft's migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_ai::Migration),
             Box::new(m20261202_000006_notifications::Migration),
             Box::new(m20261202_000007_realtime::Migration),
+            Box::new(m20261202_000008_schedules::Migration),
         ]
     }
 }

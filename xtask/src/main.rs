@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: everything CI checks — format, clippy, every Rust test on SQLite and
 //!   PostgreSQL, the bindings freshness check, the TypeScript type check, and the end-to-end
-//!   runs (Node client test, `examples/quickstart.sh`, the Rust example) against a real
+//!   runs (Node client test, the `examples/*.sh` scripts, the Rust example) against a real
 //!   `weft` server.
 //! - `cargo xtask codegen`: rewrites `bindings/`, `bindings/openrpc.json` and `docs/errors.md`.
 //!
@@ -36,6 +36,9 @@ fn main() -> anyhow::Result<()> {
             );
             eprintln!("  bench engine [filter]                  only the engine benchmarks");
             eprintln!("  bench engine-memory [sqlite|postgres]  RSS over 100,000 engine runs");
+            eprintln!(
+                "  bench schedules                        scheduler idle CPU and fire lateness, 10,000 schedules"
+            );
             std::process::exit(2);
         }
     }
@@ -133,7 +136,9 @@ fn ci(root: &Path) -> anyhow::Result<()> {
 /// Runs the criterion benchmarks in the `bench` profile (release optimisation, no LTO):
 /// all of them, or with `engine` only the engine's (on SQLite, and on PostgreSQL when
 /// `WEFT_TEST_POSTGRES_URL` is set), or with `engine-memory [sqlite|postgres]` the RSS
-/// series over 100,000 runs instead of a criterion bench.
+/// series over 100,000 runs instead of a criterion bench, or with `schedules` the
+/// scheduler's idle cost and fire lateness with 10,000 schedules (`WEFT_BENCH_DB=postgres`
+/// for PostgreSQL).
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     step("benchmarks (see docs/benchmarks.md for the recorded figures)");
     let mut command = cargo(root);
@@ -141,6 +146,9 @@ fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     match extra.first().map(String::as_str) {
         Some("engine") => {
             command.args(["--bench", "engine", "--"]).args(&extra[1..]);
+        }
+        Some("schedules") => {
+            command.args(["--bench", "schedules"]);
         }
         Some("engine-memory") => {
             let which = extra.get(1).map_or("all", String::as_str);
@@ -277,6 +285,7 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     run(Command::new("bash").arg(root.join("examples/runs.sh")).env("WEFT_URL", &server.url))?;
     // Uses bindings/dist, built by `npm test` above.
     run(Command::new("node").arg(root.join("examples/follow_run.mjs")).env("WEFT_URL", &server.url))?;
+    run(Command::new("bash").arg(root.join("examples/schedules.sh")).env("WEFT_URL", &server.url))?;
     {
         use std::io::BufRead;
 

@@ -46,6 +46,8 @@ pub struct ApiConfig {
     pub max_execute_wait: Duration,
     /// Event streams and collaboration.
     pub realtime: crate::realtime::RealtimeConfig,
+    /// Limits of inbound webhooks (`/hooks/<id>`).
+    pub webhooks: crate::http::hooks::WebhookLimits,
 }
 
 impl ApiConfig {
@@ -72,6 +74,7 @@ impl ApiConfig {
             engine: weft_engine::EngineConfig::default(),
             max_execute_wait: Duration::from_secs(300),
             realtime: crate::realtime::RealtimeConfig::default(),
+            webhooks: crate::http::hooks::WebhookLimits::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ struct Inner {
     openrpc: serde_json::Value,
     graphs: crate::graph_cache::GraphCache,
     engine: weft_engine::Engine,
+    hooks: crate::http::hooks::HookGuards,
     shutdown: CancellationToken,
     event_log: std::sync::Mutex<Option<EventLogTasks>>,
 }
@@ -128,6 +132,7 @@ impl AppState {
             openrpc,
             graphs,
             engine,
+            hooks: crate::http::hooks::HookGuards::default(),
             shutdown: CancellationToken::new(),
             event_log: std::sync::Mutex::new(None),
         })))
@@ -202,6 +207,11 @@ impl AppState {
     /// Parsed workflow graphs by workflow and version.
     pub fn graphs(&self) -> &crate::graph_cache::GraphCache {
         &self.0.graphs
+    }
+
+    /// Per-webhook rate limiters and recently seen signatures.
+    pub(crate) fn hooks(&self) -> &crate::http::hooks::HookGuards {
+        &self.0.hooks
     }
 
     /// Cancelled when the server shuts down: long-lived streams and sockets end on it.

@@ -93,6 +93,18 @@ define_id!(
     TaskId
 );
 define_id!(
+    /// Identifies a cron schedule of a workflow.
+    ScheduleId
+);
+define_id!(
+    /// Identifies a webhook of a workflow (its URL is `/hooks/<id>`).
+    WebhookId
+);
+define_id!(
+    /// Identifies an event trigger: a workflow started by another workflow's runs.
+    EventTriggerId
+);
+define_id!(
     /// Identifies a step: one execution of one node in one scope of a run. Also the step's
     /// idempotency key towards external systems (`Idempotency-Key` on HTTP requests).
     StepId

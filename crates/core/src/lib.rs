@@ -2,14 +2,19 @@
 //! decide whether an input is acceptable. Nothing here performs IO.
 
 pub mod credentials;
+pub mod cron_expr;
 pub mod ids;
 pub mod project;
 pub mod role;
+pub mod schedule;
 pub mod secrets;
 pub mod validation;
 pub mod workflow;
 
-pub use ids::{CredentialId, InvitationId, ProjectId, RunId, SessionId, StepId, TaskId, UserId, WorkflowId};
+pub use ids::{
+    CredentialId, EventTriggerId, InvitationId, ProjectId, RunId, ScheduleId, SessionId, StepId, TaskId,
+    UserId, WebhookId, WorkflowId,
+};
 pub use project::ProjectRole;
 pub use role::Role;
 pub use validation::{FieldError, ValidationErrors};

@@ -15,8 +15,10 @@ pub mod notify;
 pub mod plan;
 pub mod runner;
 pub mod schedule;
+pub mod scheduler;
 mod starts;
 pub mod template;
+mod triggers;
 pub mod waits;
 pub mod worker;
 
@@ -68,6 +70,8 @@ pub struct EngineConfig {
     pub inline_steps: usize,
     /// Providers, models and the key of stored credentials.
     pub ai: ai::AiSettings,
+    /// The cron scheduler.
+    pub schedules: scheduler::SchedulerConfig,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +89,7 @@ impl Default for EngineConfig {
             outbound: OutboundPolicy::default(),
             inline_steps: 4096,
             ai: ai::AiSettings::default(),
+            schedules: scheduler::SchedulerConfig::default(),
         }
     }
 }
@@ -157,6 +162,11 @@ pub struct Inner {
     run_slots: Mutex<HashMap<RunId, Arc<tokio::sync::Semaphore>>>,
     failures: tokio::sync::mpsc::UnboundedSender<(Run, serde_json::Value)>,
     failed_runs: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(Run, serde_json::Value)>>>,
+    /// Wakes the scheduler: a schedule changed on this process.
+    schedules_changed: Notify,
+    /// Runs that ended or were started by hand, for triggers.
+    signals: tokio::sync::mpsc::UnboundedSender<triggers::RunSignal>,
+    signal_receiver: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<triggers::RunSignal>>>,
 }
 
 /// Plans by workflow version; a cell is filled once, however many callers wait for it.
@@ -209,6 +219,18 @@ impl Inner {
     /// rest; answers the run as it is then (finished, when every node was pure). Concurrent
     /// calls share a transaction ([`starts`]).
     async fn start_run(self: &Arc<Self>, start: StartRun) -> Result<Run, EngineError> {
+        self.start_claimed(start, None)
+            .await?
+            .ok_or_else(|| EngineError::Corrupt("a run without a fire claim was not created".to_owned()))
+    }
+
+    /// [`Self::start_run`] with a trigger's fire claimed in the same transaction: `None` (no
+    /// run) when the fire was claimed already.
+    pub(crate) async fn start_claimed(
+        self: &Arc<Self>,
+        start: StartRun,
+        claim: Option<weft_store::FireClaim>,
+    ) -> Result<Option<Run>, EngineError> {
         let plan = self.plan(start.workflow_id, start.version).await?;
         plan.entry().ok_or(EngineError::NoEntry)?;
         let sender = self.starts.get_or_init(|| {
@@ -218,7 +240,7 @@ impl Inner {
         });
         let (reply, answer) = tokio::sync::oneshot::channel();
         sender
-            .send(starts::StartRequest { start, plan, reply })
+            .send(starts::StartRequest { start, plan, claim, reply })
             .map_err(|_| EngineError::Corrupt("the engine is shutting down".to_owned()))?;
         answer.await.map_err(|_| EngineError::Corrupt("the engine is shutting down".to_owned()))?
     }
@@ -299,6 +321,7 @@ impl Engine {
         let ai = ai::AiRuntime::new(store.clone(), config.ai.clone(), &config.outbound)
             .map_err(|e| EngineError::Ai(e.to_string()))?;
         let (failures, failed_runs) = tokio::sync::mpsc::unbounded_channel();
+        let (signals, signal_receiver) = tokio::sync::mpsc::unbounded_channel();
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -314,6 +337,9 @@ impl Engine {
                 run_slots: Mutex::new(HashMap::new()),
                 failures,
                 failed_runs: Mutex::new(Some(failed_runs)),
+                schedules_changed: Notify::new(),
+                signals,
+                signal_receiver: Mutex::new(Some(signal_receiver)),
             }),
         })
     }
@@ -354,7 +380,38 @@ impl Engine {
                 }
             });
         }
+        let signals = self.inner.signal_receiver.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(signals) = signals {
+            tokio::spawn(self.inner.clone().dispatch_signals(signals, shutdown.clone()));
+            if self.inner.config.schedules.enabled {
+                tokio::spawn(self.inner.clone().run_scheduler(shutdown.clone()));
+            }
+        }
         tokio::spawn(worker::work(self.inner.clone(), shutdown))
+    }
+
+    /// Wakes the scheduler of this process: a schedule was created or changed.
+    pub fn schedules_changed(&self) {
+        self.inner.schedules_changed.notify_one();
+    }
+
+    /// Runs one scheduler tick as if it were `now` (what the scheduler loop does when it
+    /// wakes; for tests and benchmarks).
+    pub async fn schedule_tick(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<scheduler::TickReport, EngineError> {
+        self.inner.schedule_tick(now).await
+    }
+
+    /// Fires one fire time of a schedule, without moving the schedule on (a tick cut short
+    /// by a crash stops here; for tests).
+    pub async fn fire_schedule(
+        &self,
+        schedule: &weft_store::Schedule,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<scheduler::FireOutcome, EngineError> {
+        self.inner.fire_schedule(schedule, at).await
     }
 
     /// Retries a failed run: from the node that failed, keeping every earlier output (the
@@ -402,9 +459,25 @@ impl Engine {
         Ok(decided)
     }
 
-    /// Creates a run and queues its start step.
+    /// Creates a run and queues its start step. A run started by hand (`manual`) fires the
+    /// event triggers watching for that.
     pub async fn start_run(&self, start: StartRun) -> Result<Run, EngineError> {
-        self.inner.start_run(start).await
+        let by_hand = start.trigger == "manual";
+        let run = self.inner.start_run(start).await?;
+        if by_hand {
+            let _ = self.inner.signals.send(triggers::RunSignal::StartedByHand(run.id));
+        }
+        Ok(run)
+    }
+
+    /// Starts a run for a trigger's fire, claimed in the run's transaction: `None` (no run)
+    /// when the fire was claimed already, by another instance or before a crash.
+    pub async fn start_fired_run(
+        &self,
+        start: StartRun,
+        claim: weft_store::FireClaim,
+    ) -> Result<Option<Run>, EngineError> {
+        self.inner.start_claimed(start, Some(claim)).await
     }
 
     /// Cancels a run: it ends at once, open steps are cancelled, and steps in flight stop
@@ -425,6 +498,7 @@ impl Engine {
             && after.status == weft_store::RunStatus::Cancelled
         {
             self.inner.publish(after, WeftEvent::RunCancelled { run_id: id });
+            let _ = self.inner.signals.send(triggers::RunSignal::Ended(id));
         }
         Ok(run)
     }

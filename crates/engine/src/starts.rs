@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 use weft_events::WeftEvent;
-use weft_store::{NewRun, Run, StepTxn};
+use weft_store::{FireClaim, NewRun, Run, StepTxn};
 
 use crate::plan::Plan;
 use crate::schedule::{Fired, Ready};
@@ -27,7 +27,9 @@ const MAX_GROUP: usize = 256;
 pub(crate) struct StartRequest {
     pub(crate) start: StartRun,
     pub(crate) plan: Arc<Plan>,
-    pub(crate) reply: oneshot::Sender<Result<Run, EngineError>>,
+    /// A trigger's fire claimed in the run's transaction: no run when it was claimed already.
+    pub(crate) claim: Option<FireClaim>,
+    pub(crate) reply: oneshot::Sender<Result<Option<Run>, EngineError>>,
 }
 
 /// What starting one run recorded, published once the transaction commits.
@@ -83,8 +85,7 @@ async fn start_group(inner: Arc<Inner>, group: Vec<StartRequest>) {
         match outcome {
             Ok(started) => {
                 for (request, started) in taken.into_iter().zip(started) {
-                    inner.after_commit(&started.run, started.events, started.left_ready);
-                    let _ = request.reply.send(Ok(started.run));
+                    let _ = request.reply.send(Ok(published(inner, started)));
                 }
             }
             Err(err) if taken.len() > 1 => {
@@ -123,8 +124,7 @@ async fn start_alone(inner: &Arc<Inner>, request: StartRequest) {
     .await;
     match outcome {
         Ok(started) => {
-            inner.after_commit(&started.run, started.events, started.left_ready);
-            let _ = request.reply.send(Ok(started.run));
+            let _ = request.reply.send(Ok(published(inner, started)));
         }
         Err(err) => {
             let _ = request.reply.send(Err(err));
@@ -132,17 +132,32 @@ async fn start_alone(inner: &Arc<Inner>, request: StartRequest) {
     }
 }
 
-/// Creates the run in `txn` and runs its pure steps inline; answers the run as it is then.
+/// Publishes what a committed start recorded; answers its run.
+fn published(inner: &Inner, started: Option<Started>) -> Option<Run> {
+    let started = started?;
+    inner.after_commit(&started.run, started.events, started.left_ready);
+    Some(started.run)
+}
+
+/// Creates the run in `txn` and runs its pure steps inline; answers the run as it is then,
+/// or nothing when its fire was claimed already.
 async fn start_one(
     inner: &Inner,
     txn: &mut StepTxn,
     request: &StartRequest,
     budget: &mut usize,
-) -> Result<Started, EngineError> {
+) -> Result<Option<Started>, EngineError> {
     let plan = &request.plan;
     let start = &request.start;
     let entry = plan.entry().ok_or(EngineError::NoEntry)?;
     let now = Utc::now();
+    let fire = match &request.claim {
+        Some(claim) => match txn.claim_fire(claim, now).await? {
+            Some(fire) => Some(fire),
+            None => return Ok(None),
+        },
+        None => None,
+    };
     let new = NewRun {
         workflow_id: start.workflow_id,
         project_id: start.project_id,
@@ -156,9 +171,12 @@ async fn start_one(
         entry_node: plan.nodes[entry].id.as_str().to_owned(),
     };
     let (run, entry_step) = txn.create_run(new, now).await?;
+    if let Some(fire) = fire {
+        txn.attach_fire(fire, run.id).await?;
+    }
     let fired = Fired { ready: vec![Ready { node: entry, step: entry_step }], ..Fired::default() };
     let mut events = Vec::new();
     let left_ready = carry_on(inner, txn, plan, &run, fired, &mut events, true, budget).await?;
     let run = txn.lock_run(run.id).await?.unwrap_or(run);
-    Ok(Started { run, events, left_ready })
+    Ok(Some(Started { run, events, left_ready }))
 }

@@ -650,6 +650,7 @@ impl Inner {
         for event in events {
             if matches!(event, WeftEvent::RunSucceeded { .. } | WeftEvent::RunFailed { .. }) {
                 self.stop_run(run.id);
+                let _ = self.signals.send(crate::triggers::RunSignal::Ended(run.id));
             }
             if let WeftEvent::RunFailed { error, .. } = &event {
                 let _ = self.failures.send((run.clone(), error.clone()));

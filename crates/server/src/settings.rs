@@ -141,6 +141,25 @@ pub struct Settings {
     /// `WEFT_MAX_EXECUTE_WAIT`: longest a `workflow.execute` call may wait for a result.
     #[serde(with = "humantime_serde")]
     pub max_execute_wait: Duration,
+    /// `WEFT_SCHEDULER`: whether this process fires cron schedules (every instance may; each
+    /// fire time runs once).
+    pub scheduler: bool,
+    /// `WEFT_SCHEDULE_GRACE`: a fire time at most this late is on time; older ones were
+    /// missed and follow the schedule's catch-up policy.
+    #[serde(with = "humantime_serde")]
+    pub schedule_grace: Duration,
+    /// `WEFT_SCHEDULER_MAX_SLEEP`: longest the scheduler sleeps without looking (schedules
+    /// changed on other instances are seen within it).
+    #[serde(with = "humantime_serde")]
+    pub scheduler_max_sleep: Duration,
+    /// `WEFT_WEBHOOK_MAX_BODY_BYTES`: largest body any webhook accepts.
+    pub webhook_max_body_bytes: usize,
+    /// `WEFT_WEBHOOK_TOLERANCE`: how far a webhook signature's timestamp may be from now.
+    #[serde(with = "humantime_serde")]
+    pub webhook_tolerance: Duration,
+    /// `WEFT_WEBHOOK_MAX_SYNC_WAIT`: longest a sync webhook waits for its run.
+    #[serde(with = "humantime_serde")]
+    pub webhook_max_sync_wait: Duration,
     /// `WEFT_HTTP_ALLOW_HOSTS`: comma-separated hosts (`name`, `ip`, `host:port`) that HTTP
     /// nodes may reach although they are loopback, private or link-local.
     pub http_allow_hosts: String,
@@ -212,6 +231,12 @@ impl Default for Settings {
             worker_poll_interval: api.engine.poll_interval,
             node_timeout: api.engine.node_timeout,
             max_execute_wait: api.max_execute_wait,
+            scheduler: api.engine.schedules.enabled,
+            schedule_grace: api.engine.schedules.grace,
+            scheduler_max_sleep: api.engine.schedules.max_sleep,
+            webhook_max_body_bytes: api.webhooks.max_body_bytes,
+            webhook_tolerance: api.webhooks.tolerance,
+            webhook_max_sync_wait: api.webhooks.max_sync_wait,
             http_allow_hosts: String::new(),
             http_allow_private: false,
             event_retention: api.realtime.event_retention,
@@ -329,6 +354,12 @@ impl Settings {
             poll_interval: self.worker_poll_interval.max(Duration::from_millis(10)),
             node_timeout: self.node_timeout,
             outbound,
+            schedules: weft_engine::scheduler::SchedulerConfig {
+                enabled: self.scheduler,
+                grace: self.schedule_grace,
+                max_sleep: self.scheduler_max_sleep.max(Duration::from_millis(10)),
+                ..weft_engine::scheduler::SchedulerConfig::default()
+            },
             ..weft_engine::EngineConfig::default()
         })
     }
@@ -378,6 +409,11 @@ impl Settings {
                 slow_consumer_grace: self.slow_consumer_grace,
                 presence_ttl: self.presence_ttl,
                 ..weft_api::realtime::RealtimeConfig::default()
+            },
+            webhooks: weft_api::http::hooks::WebhookLimits {
+                max_body_bytes: self.webhook_max_body_bytes.max(1),
+                tolerance: self.webhook_tolerance,
+                max_sync_wait: self.webhook_max_sync_wait,
             },
         })
     }

@@ -1,7 +1,8 @@
 //! The HTTP surface on one port: `POST /rpc` and WebSocket `/rpc` (JSON-RPC 2.0),
-//! `GET /events` (Server-Sent Events), `GET /health` and `GET /ready`.
+//! `GET /events` (Server-Sent Events), webhooks (`/hooks/<id>`), `GET /health` and `GET /ready`.
 
 mod events;
+pub mod hooks;
 mod rpc;
 
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/rpc", axum::routing::post(rpc::post_rpc).get(rpc::websocket))
         .route("/events", get(events::stream))
+        .route("/hooks/{id}", axum::routing::any(hooks::receive))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .fallback(not_found)

@@ -9,6 +9,9 @@ pub mod events;
 pub mod notification;
 pub mod project;
 pub mod run;
+pub mod schedule;
+pub mod trigger;
+pub mod webhook;
 pub mod workflow;
 
 use crate::rpc::Registry;
@@ -22,5 +25,8 @@ pub fn registry() -> Registry {
     let registry = ai::register(registry);
     let registry = notification::register(registry);
     let registry = collab::register(registry);
-    events::register(registry)
+    let registry = events::register(registry);
+    let registry = schedule::register(registry);
+    let registry = webhook::register(registry);
+    trigger::register(registry)
 }

@@ -139,6 +139,13 @@ impl TestApp {
         TestApp { addr, base: format!("http://{addr}"), state, http: reqwest::Client::new(), stop, _db: db }
     }
 
+    /// Another instance on the same database (its own engine, no workers, no listener), as
+    /// a second server process would be.
+    pub async fn another_instance(&self, config: ApiConfig) -> AppState {
+        let store = self._db.store().await.unwrap();
+        AppState::new(store, weft_events::EventBus::new(256), config).unwrap()
+    }
+
     pub fn rpc_url(&self) -> String {
         format!("{}/rpc", self.base)
     }

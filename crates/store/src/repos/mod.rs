@@ -6,15 +6,19 @@ pub mod audit;
 pub mod collab;
 pub mod credentials;
 pub mod event_log;
+pub mod event_triggers;
+pub mod fires;
 mod fresh;
 pub mod invitations;
 pub mod notifications;
 pub mod projects;
 pub mod runs;
+pub mod schedules;
 pub mod sessions;
 pub mod step_txn;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 pub mod workflows;
 
 /// Splits rows fetched with `LIMIT limit + 1` into the page and the cursor of the next one

@@ -102,7 +102,7 @@ impl Procedure for Execute {
                 .min(ctx.state.config().max_execute_wait)
         });
         // Subscribe before starting so that a fast run's end is not missed.
-        let mut events = ctx.state.bus().subscribe();
+        let events = ctx.state.bus().subscribe();
         let start = StartRun {
             workflow_id: workflow.id,
             project_id: workflow.project_id,
@@ -114,40 +114,49 @@ impl Procedure for Execute {
         };
         let run = ctx.state.engine().start_run(start).await.map_err(engine_error)?;
         let Some(wait) = wait else { return Ok(ExecuteResult { run: run.into() }) };
-        let deadline = tokio::time::Instant::now() + wait;
-        let run_id = run.id;
-        loop {
-            let ended = async {
-                loop {
-                    match events.recv().await {
-                        Ok(envelope) => match &envelope.event {
-                            WeftEvent::RunSucceeded { run_id: id }
-                            | WeftEvent::RunFailed { run_id: id, .. }
-                            | WeftEvent::RunCancelled { run_id: id }
-                                if *id == run_id =>
-                            {
-                                return;
-                            }
-                            _ => {}
-                        },
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            std::future::pending::<()>().await;
+        let run = wait_for_end(&ctx.state, run.id, events, tokio::time::Instant::now() + wait).await?;
+        Ok(ExecuteResult { run: run.into() })
+    }
+}
+
+/// Waits until the run ends or `deadline` passes, and answers it as it is then. `events`
+/// must have been subscribed before the run started, so that a fast run's end is not missed.
+pub(crate) async fn wait_for_end(
+    state: &crate::AppState,
+    run_id: RunId,
+    mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<weft_events::Envelope>>,
+    deadline: tokio::time::Instant,
+) -> Result<weft_store::Run, ApiError> {
+    loop {
+        let ended = async {
+            loop {
+                match events.recv().await {
+                    Ok(envelope) => match &envelope.event {
+                        WeftEvent::RunSucceeded { run_id: id }
+                        | WeftEvent::RunFailed { run_id: id, .. }
+                        | WeftEvent::RunCancelled { run_id: id }
+                            if *id == run_id =>
+                        {
+                            return;
                         }
+                        _ => {}
+                    },
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        std::future::pending::<()>().await;
                     }
                 }
-            };
-            // The run may finish on another instance: look at the database now and then.
-            let _ = tokio::time::timeout_at(
-                deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)),
-                ended,
-            )
-            .await;
-            let current =
-                ctx.state.store().get_run(run_id).await?.ok_or(ApiError::NotFound { resource: "run" })?;
-            if current.status.is_terminal() || tokio::time::Instant::now() >= deadline {
-                return Ok(ExecuteResult { run: current.into() });
             }
+        };
+        // The run may finish on another instance: look at the database now and then.
+        let _ = tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)),
+            ended,
+        )
+        .await;
+        let current = state.store().get_run(run_id).await?.ok_or(ApiError::NotFound { resource: "run" })?;
+        if current.status.is_terminal() || tokio::time::Instant::now() >= deadline {
+            return Ok(current);
         }
     }
 }

@@ -1,0 +1,96 @@
+//! Event triggers: a workflow started by another's runs ending or being started by hand.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::schedules::published;
+
+async fn runs_of(app: &TestApp, token: &str, workflow_id: &str) -> Vec<Value> {
+    let page: Value = app.call("run.list", json!({"workflowId": workflow_id}), Some(token)).await.unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn eventually(app: &TestApp, token: &str, workflow_id: &str, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let runs = runs_of(app, token, workflow_id).await;
+        if runs.len() >= count && runs.iter().all(|r| r["status"] == "succeeded") {
+            return runs;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "expected {count} runs: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+both!(runs_ending_and_manual_starts_trigger_workflows, |app| {
+    let source = published(&app, None, None, json!("{{ input.n }}")).await;
+    let token = source.token.clone();
+    let project: Value = app.call("project.list", json!({}), Some(&token)).await.unwrap();
+    let _ = project;
+    // Targets in the same project as the source.
+    let target = |output: Value| {
+        let graph = json!({"nodes": [
+            {"id": "start", "name": "start", "type": "start", "position": {"x": 0, "y": 0}, "config": {}},
+            {"id": "done", "name": "done", "type": "end", "position": {"x": 0, "y": 0}, "config": {"output": output}}
+        ], "edges": [{"source": "start", "sourcePort": "out", "target": "done", "targetPort": "in"}]});
+        json!({"projectId": source.project_id, "name": "T", "graph": graph})
+    };
+    let mut targets = Vec::new();
+    for on in ["succeeded", "manual", "failed"] {
+        let created: Value = app
+            .call(
+                "workflow.create",
+                target(json!("{{ input.sourceRun.status }} {{ input.sourceRun.output }}")),
+                Some(&token),
+            )
+            .await
+            .unwrap();
+        let id = created["workflow"]["id"].as_str().unwrap().to_owned();
+        let _: Value = app.call("workflow.publish", json!({"workflowId": id}), Some(&token)).await.unwrap();
+        let trigger: Value = app
+            .call(
+                "trigger.create",
+                json!({"workflowId": id, "sourceWorkflowId": source.workflow_id, "on": on}),
+                Some(&token),
+            )
+            .await
+            .unwrap();
+        assert_eq!(trigger["on"], on);
+        targets.push(id);
+    }
+    let _: Value = app
+        .call(
+            "workflow.execute",
+            json!({"workflowId": source.workflow_id, "input": {"n": 7}, "wait": true}),
+            Some(&token),
+        )
+        .await
+        .unwrap();
+    let on_success = eventually(&app, &token, &targets[0], 1).await;
+    assert_eq!(on_success[0]["trigger"], "event");
+    assert_eq!(on_success[0]["output"], "succeeded 7");
+    let on_manual = eventually(&app, &token, &targets[1], 1).await;
+    assert_eq!(on_manual.len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(runs_of(&app, &token, &targets[2]).await.is_empty(), "nothing failed");
+    assert_eq!(runs_of(&app, &token, &targets[0]).await.len(), 1, "one run per triggering run");
+
+    // Loops are refused; another user's triggers are not found.
+    let cycle = app
+        .call::<Value>(
+            "trigger.create",
+            json!({"workflowId": source.workflow_id, "sourceWorkflowId": targets[0], "on": "succeeded"}),
+            Some(&token),
+        )
+        .await;
+    expect_error(cycle, -32022, "validation");
+    let listed: Value =
+        app.call("trigger.list", json!({"workflowId": targets[0]}), Some(&token)).await.unwrap();
+    let trigger_id = listed["triggers"][0]["id"].clone();
+    let stranger = app.register(&email("stranger")).await.access_token;
+    let result = app.call::<Value>("trigger.delete", json!({"triggerId": trigger_id}), Some(&stranger)).await;
+    expect_error(result, -32004, "notFound");
+    let _: Value = app.call("trigger.delete", json!({"triggerId": trigger_id}), Some(&token)).await.unwrap();
+});
