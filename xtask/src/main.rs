@@ -36,6 +36,9 @@ fn main() -> anyhow::Result<()> {
             );
             eprintln!("  bench engine [filter]                  only the engine benchmarks");
             eprintln!("  bench engine-memory [sqlite|postgres]  RSS over 100,000 engine runs");
+            eprintln!(
+                "  bench sse                              10,000 SSE streams: memory, fan-out latency, JSON-RPC meanwhile"
+            );
             std::process::exit(2);
         }
     }
@@ -133,7 +136,8 @@ fn ci(root: &Path) -> anyhow::Result<()> {
 /// Runs the criterion benchmarks in the `bench` profile (release optimisation, no LTO):
 /// all of them, or with `engine` only the engine's (on SQLite, and on PostgreSQL when
 /// `WEFT_TEST_POSTGRES_URL` is set), or with `engine-memory [sqlite|postgres]` the RSS
-/// series over 100,000 runs instead of a criterion bench.
+/// series over 100,000 runs instead of a criterion bench, or with `sse` the realtime bench
+/// (10,000 event streams on one `weft serve` process).
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     step("benchmarks (see docs/benchmarks.md for the recorded figures)");
     let mut command = cargo(root);
@@ -141,6 +145,9 @@ fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     match extra.first().map(String::as_str) {
         Some("engine") => {
             command.args(["--bench", "engine", "--"]).args(&extra[1..]);
+        }
+        Some("sse") => {
+            command.args(["--bench", "sse"]);
         }
         Some("engine-memory") => {
             let which = extra.get(1).map_or("all", String::as_str);
