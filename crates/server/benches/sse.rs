@@ -352,22 +352,18 @@ async fn rpc_loop(rpc: Arc<Rpc>, token: String, mut stop: watch::Receiver<bool>)
     (latencies, failures)
 }
 
+/// A JSON-RPC loop: its latencies and failures.
+type RpcLoop = tokio::task::JoinHandle<(Vec<Duration>, usize)>;
+
 /// Runs `loops` JSON-RPC loops until `stop` is sent.
-fn rpc_load(
-    rpc: &Arc<Rpc>,
-    token: &str,
-    loops: usize,
-) -> (watch::Sender<bool>, Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>) {
+fn rpc_load(rpc: &Arc<Rpc>, token: &str, loops: usize) -> (watch::Sender<bool>, Vec<RpcLoop>) {
     let (stop, stopped) = watch::channel(false);
     let tasks =
         (0..loops).map(|_| tokio::spawn(rpc_loop(rpc.clone(), token.to_owned(), stopped.clone()))).collect();
     (stop, tasks)
 }
 
-async fn rpc_results(
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<(Vec<Duration>, usize)>>,
-) -> Latencies {
+async fn rpc_results(stop: watch::Sender<bool>, tasks: Vec<RpcLoop>) -> Latencies {
     let _ = stop.send(true);
     let mut all = Vec::new();
     let mut failures = 0;
