@@ -147,7 +147,9 @@ fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
             command.args(["--bench", "engine", "--"]).args(&extra[1..]);
         }
         Some("sse") => {
-            command.args(["--bench", "sse"]);
+            // One package, as the recorded figures were taken: `--workspace` unifies other
+            // features and rebuilds every crate for this one bench.
+            return run(cargo(root).args(["bench", "-p", "weft-server", "--bench", "sse"]));
         }
         Some("engine-memory") => {
             let which = extra.get(1).map_or("all", String::as_str);
