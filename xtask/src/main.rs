@@ -38,6 +38,7 @@ fn main() -> anyhow::Result<()> {
             eprintln!("  bench engine-memory [sqlite|postgres]  RSS over 100,000 engine runs");
             eprintln!(
                 "  bench schedules                        scheduler idle CPU and fire lateness, 10,000 schedules"
+                "  bench sse                              10,000 SSE streams: memory, fan-out latency, JSON-RPC meanwhile"
             );
             std::process::exit(2);
         }
@@ -136,9 +137,10 @@ fn ci(root: &Path) -> anyhow::Result<()> {
 /// Runs the criterion benchmarks in the `bench` profile (release optimisation, no LTO):
 /// all of them, or with `engine` only the engine's (on SQLite, and on PostgreSQL when
 /// `WEFT_TEST_POSTGRES_URL` is set), or with `engine-memory [sqlite|postgres]` the RSS
-/// series over 100,000 runs instead of a criterion bench, or with `schedules` the
+/// series over 100,000 runs instead of a criterion bench, with `schedules` the
 /// scheduler's idle cost and fire lateness with 10,000 schedules (`WEFT_BENCH_DB=postgres`
-/// for PostgreSQL).
+/// for PostgreSQL), or with `sse` the realtime bench (10,000 event streams on one
+/// `weft serve` process).
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     step("benchmarks (see docs/benchmarks.md for the recorded figures)");
     let mut command = cargo(root);
@@ -149,6 +151,11 @@ fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
         }
         Some("schedules") => {
             command.args(["--bench", "schedules"]);
+        }
+        Some("sse") => {
+            // One package, as the recorded figures were taken: `--workspace` unifies other
+            // features and rebuilds every crate for this one bench.
+            return run(cargo(root).args(["bench", "-p", "weft-server", "--bench", "sse"]));
         }
         Some("engine-memory") => {
             let which = extra.get(1).map_or("all", String::as_str);

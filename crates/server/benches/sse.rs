@@ -1,0 +1,606 @@
+//! Realtime benchmark (issue 6, `cargo xtask bench sse`): one `weft serve` process (the
+//! binary of this package, built in the bench profile) on a fresh SQLite database, and on
+//! PostgreSQL when `WEFT_TEST_POSTGRES_URL` is set, holding `WEFT_BENCH_SSE_CONNECTIONS`
+//! (10,000) `GET /events?topics=workflow:<id>` streams opened from this process.
+//!
+//! Once every stream has seen its first heartbeat, one editor publishes
+//! `WEFT_BENCH_SSE_EVENTS` (24) events on the workflow's topic, `WEFT_BENCH_SSE_SPACING_MS`
+//! (200) apart: ephemeral `collab.cursor` updates whose cursor carries a sequence number and
+//! the send time, and every sixth a durable `collab.comment` whose body carries them. Each
+//! stream reads its frames by hand (no JSON parsing) and records receive time − send time
+//! (one clock, this process's). Meanwhile `WEFT_BENCH_SSE_RPC_LOOPS` (2) loops call
+//! `project.list` back to back; their latency is also taken with the streams idle.
+//!
+//! Printed: the time to open the streams, the server's RSS and high-water mark from
+//! `/proc/<pid>/status` (started, 10,000 idle streams, after the fan-out), delivery latency
+//! over all deliveries and per event, how many streams got every event, and JSON-RPC latency
+//! idle and during the fan-out, each against the targets of issue 6. Figures go to
+//! `docs/benchmarks.md`. The server's own heartbeat interval is its default unless
+//! `WEFT_HEARTBEAT_INTERVAL` is set.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+const PASSWORD: &str = "violet-Tangerine-88-harbour";
+const MEMORY_TARGET_KIB: u64 = 1024 * 1024;
+const P99_TARGET: Duration = Duration::from_millis(100);
+/// Streams being opened at once (the server's accept backlog is 1,024).
+const OPENING_AT_ONCE: usize = 256;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Config {
+    connections: usize,
+    events: usize,
+    spacing: Duration,
+    rpc_loops: usize,
+    sessions: usize,
+}
+
+impl Config {
+    fn from_env() -> Config {
+        Config {
+            connections: env_number("WEFT_BENCH_SSE_CONNECTIONS", 10_000),
+            events: env_number("WEFT_BENCH_SSE_EVENTS", 24),
+            spacing: Duration::from_millis(env_number("WEFT_BENCH_SSE_SPACING_MS", 200) as u64),
+            rpc_loops: env_number("WEFT_BENCH_SSE_RPC_LOOPS", 2),
+            sessions: env_number("WEFT_BENCH_SSE_SESSIONS", 10).max(1),
+        }
+    }
+
+    fn is_comment(seq: usize) -> bool {
+        seq % 6 == 5
+    }
+}
+
+fn main() {
+    let config = Config::from_env();
+    // reqwest is built without a TLS provider of its own.
+    weft_engine::install_tls_provider();
+    raise_fd_limit(config.connections as u64 + 1_024);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut databases = vec![("sqlite", None)];
+    if let Ok(url) = std::env::var("WEFT_TEST_POSTGRES_URL") {
+        databases.push(("postgres", Some(url)));
+    }
+    for (name, url) in databases {
+        runtime.block_on(bench(&config, name, url.as_deref()));
+    }
+}
+
+/// The streams and this process's sockets need one descriptor each; the server started
+/// from here inherits the limit.
+fn raise_fd_limit(needed: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < needed {
+        setrlimit(Resource::RLIMIT_NOFILE, hard.min(needed.max(soft)), hard).unwrap();
+    }
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        soft >= needed,
+        "the open-files limit is {soft} (hard {hard}); {needed} are needed: raise `ulimit -Hn`"
+    );
+}
+
+/// A `weft serve` child process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(database_url: Option<&str>) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let data = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_weft"));
+        command
+            .arg("serve")
+            // No `.env` from the checkout.
+            .current_dir(data.path())
+            .env("WEFT_ADDR", format!("127.0.0.1:{port}"))
+            .env("WEFT_DATA_DIR", data.path())
+            .env("WEFT_LOG", std::env::var("WEFT_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .env("WEFT_REGISTRATIONS_PER_IP_PER_HOUR", "1000")
+            .stdout(Stdio::null());
+        match database_url {
+            Some(url) => command.env("WEFT_DATABASE_URL", url),
+            None => command.env_remove("WEFT_DATABASE_URL"),
+        };
+        let child = command.spawn().expect("failed to start the weft binary");
+        let server = Server { child, base: format!("http://127.0.0.1:{port}"), _data: data };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = http.get(format!("{}/health", server.base)).send().await
+                && response.status().is_success()
+            {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "weft did not answer /health within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn memory(&self) -> Memory {
+        Memory::of(&format!("/proc/{}/status", self.child.id()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VmRSS and VmHWM in KiB.
+#[derive(Clone, Copy)]
+struct Memory {
+    rss: u64,
+    hwm: u64,
+}
+
+impl Memory {
+    fn of(status_path: &str) -> Memory {
+        let status = std::fs::read_to_string(status_path).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Memory { rss: field("VmRSS:"), hwm: field("VmHWM:") }
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.0} MiB", kib as f64 / 1024.0)
+}
+
+struct Rpc {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Rpc {
+    async fn call(&self, token: Option<&str>, method: &str, params: Value) -> Result<Value, String> {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let answer: Value = request
+            .send()
+            .await
+            .map_err(|err| format!("{method}: {err}"))?
+            .json()
+            .await
+            .map_err(|err| format!("{method}: {err}"))?;
+        match answer.get("error") {
+            Some(error) => Err(format!("{method}: {error}")),
+            None => Ok(answer["result"].clone()),
+        }
+    }
+}
+
+/// What every stream reports to.
+struct Shared {
+    clock: Instant,
+    ready: AtomicUsize,
+    refused: AtomicUsize,
+    ended: AtomicUsize,
+    /// Bench events received, per stream.
+    received: Vec<AtomicU32>,
+    /// (event sequence number, latency in µs) of every delivery.
+    deliveries: Mutex<Vec<(u32, u32)>>,
+}
+
+impl Shared {
+    fn now_us(&self) -> u64 {
+        self.clock.elapsed().as_micros() as u64
+    }
+}
+
+/// A frame the streams care about.
+enum Frame {
+    Heartbeat,
+    Bench { seq: u32, sent_us: u64 },
+}
+
+/// Reads SSE lines by hand: `event:` names the frame, its `data:` line carries the bench
+/// marker (`"benchSeq":N,"sentUs":T` in a cursor, `bench:N:T` in a comment's body).
+#[derive(Default)]
+struct Lines {
+    pending: Vec<u8>,
+    kind: Kind,
+}
+
+#[derive(Default, Clone, Copy, PartialEq)]
+enum Kind {
+    #[default]
+    Other,
+    Heartbeat,
+    Cursor,
+    Comment,
+}
+
+impl Lines {
+    fn feed(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Frame)) {
+        self.pending.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(end) = self.pending[start..].iter().position(|&b| b == b'\n') {
+            let line = &self.pending[start..start + end];
+            if let Some(kind) = line.strip_prefix(b"event: ") {
+                self.kind = match kind {
+                    b"heartbeat" => Kind::Heartbeat,
+                    b"collab.cursor" => Kind::Cursor,
+                    b"comment.created" => Kind::Comment,
+                    _ => Kind::Other,
+                };
+                if self.kind == Kind::Heartbeat {
+                    on_frame(Frame::Heartbeat);
+                }
+            } else if let Some(data) = line.strip_prefix(b"data: ") {
+                let marker = match self.kind {
+                    Kind::Cursor => marked(data, b"\"benchSeq\":", b",\"sentUs\":"),
+                    Kind::Comment => marked(data, b"\"bench:", b":"),
+                    _ => None,
+                };
+                if let Some((seq, sent_us)) = marker {
+                    on_frame(Frame::Bench { seq: seq as u32, sent_us });
+                }
+            } else if line.is_empty() {
+                self.kind = Kind::Other;
+            }
+            start += end + 1;
+        }
+        self.pending.drain(..start);
+    }
+}
+
+/// The two numbers after `first` and `second` in `data`.
+fn marked(data: &[u8], first: &[u8], second: &[u8]) -> Option<(u64, u64)> {
+    let at = data.windows(first.len()).position(|w| w == first)? + first.len();
+    let (seq, rest) = digits(&data[at..]);
+    let rest = rest.strip_prefix(second)?;
+    let (sent, _) = digits(rest);
+    Some((seq?, sent?))
+}
+
+fn digits(bytes: &[u8]) -> (Option<u64>, &[u8]) {
+    let len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    let number = std::str::from_utf8(&bytes[..len]).ok().and_then(|t| t.parse().ok());
+    (number, &bytes[len..])
+}
+
+/// One stream: open it, count it ready at its first heartbeat (releasing its opening
+/// permit), then record every bench event until the end.
+async fn listen(
+    index: usize,
+    http: reqwest::Client,
+    request: (Arc<str>, Arc<str>),
+    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+) {
+    let (url, token) = request;
+    let response =
+        match http.get(&*url).bearer_auth(&*token).header("accept", "text/event-stream").send().await {
+            Ok(response) if response.status().is_success() => response,
+            _ => {
+                shared.refused.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+    let mut response = response;
+    let mut permit = Some(permit);
+    let mut lines = Lines::default();
+    loop {
+        match response.chunk().await {
+            Ok(Some(bytes)) => {
+                let now_us = shared.now_us();
+                lines.feed(&bytes, |frame| match frame {
+                    Frame::Heartbeat => {
+                        if permit.take().is_some() {
+                            shared.ready.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Frame::Bench { seq, sent_us } => {
+                        shared.received[index].fetch_add(1, Ordering::Relaxed);
+                        let latency = now_us.saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32;
+                        shared.deliveries.lock().unwrap().push((seq, latency));
+                    }
+                });
+            }
+            _ => {
+                shared.ended.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+    }
+}
+
+/// Calls `project.list` back to back until told to stop; answers (latencies, failures).
+async fn rpc_loop(rpc: Arc<Rpc>, token: String, mut stop: watch::Receiver<bool>) -> (Vec<Duration>, usize) {
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    while !*stop.borrow_and_update() {
+        let started = Instant::now();
+        match rpc.call(Some(&token), "project.list", json!({})).await {
+            Ok(_) => latencies.push(started.elapsed()),
+            Err(err) => {
+                failures += 1;
+                if failures == 1 {
+                    eprintln!("JSON-RPC call failed: {err}");
+                }
+            }
+        }
+    }
+    (latencies, failures)
+}
+
+/// A JSON-RPC loop: its latencies and failures.
+type RpcLoop = tokio::task::JoinHandle<(Vec<Duration>, usize)>;
+
+/// Runs `loops` JSON-RPC loops until `stop` is sent.
+fn rpc_load(rpc: &Arc<Rpc>, token: &str, loops: usize) -> (watch::Sender<bool>, Vec<RpcLoop>) {
+    let (stop, stopped) = watch::channel(false);
+    let tasks =
+        (0..loops).map(|_| tokio::spawn(rpc_loop(rpc.clone(), token.to_owned(), stopped.clone()))).collect();
+    (stop, tasks)
+}
+
+async fn rpc_results(stop: watch::Sender<bool>, tasks: Vec<RpcLoop>) -> Latencies {
+    let _ = stop.send(true);
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (latencies, failed) = task.await.unwrap();
+        all.extend(latencies);
+        failures += failed;
+    }
+    Latencies::new(all.into_iter().map(|d| d.as_micros() as u32).collect(), failures)
+}
+
+/// Sorted latencies in µs.
+struct Latencies {
+    sorted: Vec<u32>,
+    failures: usize,
+}
+
+impl Latencies {
+    fn new(mut micros: Vec<u32>, failures: usize) -> Latencies {
+        micros.sort_unstable();
+        Latencies { sorted: micros, failures }
+    }
+
+    fn quantile(&self, q: f64) -> Duration {
+        if self.sorted.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((self.sorted.len() as f64 * q).ceil() as usize).clamp(1, self.sorted.len()) - 1;
+        Duration::from_micros(u64::from(self.sorted[index]))
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "n={:<7} p50 {:>9.1?}  p99 {:>9.1?}  max {:>9.1?}{}",
+            self.sorted.len(),
+            self.quantile(0.50),
+            self.quantile(0.99),
+            self.quantile(1.0),
+            if self.failures > 0 { format!("  ({} failed)", self.failures) } else { String::new() }
+        )
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
+    println!(
+        "\n== realtime/{db_name}: {} SSE streams, {} events {:?} apart",
+        config.connections, config.events, config.spacing
+    );
+    let server = Server::start(database_url).await;
+    let rpc = Arc::new(Rpc { http: reqwest::Client::new(), url: format!("{}/rpc", server.base) });
+
+    // One editor owns the project and publishes; the streams use a few sessions of theirs.
+    let email = format!("bench-{}-{}@example.com", std::process::id(), rand_suffix());
+    let owner = rpc
+        .call(None, "auth.register", json!({"email": email, "password": PASSWORD, "displayName": "Bench"}))
+        .await
+        .unwrap();
+    let token = owner["accessToken"].as_str().unwrap().to_owned();
+    let project = rpc.call(Some(&token), "project.create", json!({"name": "Bench"})).await.unwrap();
+    let node = |id: &str, kind: &str, config: Value| json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config});
+    let graph = json!({
+        "nodes": [node("start", "start", json!({})), node("shape", "transform", json!({"output": 1})), node("done", "end", json!({}))],
+        "edges": [
+            {"source": "start", "sourcePort": "out", "target": "shape", "targetPort": "in"},
+            {"source": "shape", "sourcePort": "out", "target": "done", "targetPort": "in"}
+        ]
+    });
+    let created = rpc
+        .call(
+            Some(&token),
+            "workflow.create",
+            json!({"projectId": project["id"], "name": "W", "graph": graph}),
+        )
+        .await
+        .unwrap();
+    let workflow_id = created["workflow"]["id"].as_str().unwrap().to_owned();
+    let joined = rpc.call(Some(&token), "collab.join", json!({"workflowId": workflow_id})).await.unwrap();
+    let client_id = joined["clientId"].clone();
+    let mut tokens: Vec<Arc<str>> = Vec::new();
+    for _ in 0..config.sessions {
+        let session =
+            rpc.call(None, "auth.login", json!({"email": email, "password": PASSWORD})).await.unwrap();
+        tokens.push(Arc::from(session["accessToken"].as_str().unwrap()));
+    }
+    let started = server.memory();
+
+    // Open the streams.
+    let shared = Arc::new(Shared {
+        clock: Instant::now(),
+        ready: AtomicUsize::new(0),
+        refused: AtomicUsize::new(0),
+        ended: AtomicUsize::new(0),
+        received: (0..config.connections).map(|_| AtomicU32::new(0)).collect(),
+        deliveries: Mutex::new(Vec::with_capacity(config.connections * config.events)),
+    });
+    let streams_http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let url: Arc<str> = Arc::from(format!("{}/events?topics=workflow:{workflow_id}", server.base));
+    let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
+    let opened_at = Instant::now();
+    let mut streams = Vec::with_capacity(config.connections);
+    for index in 0..config.connections {
+        let permit = opening.clone().acquire_owned().await.unwrap();
+        let request = (url.clone(), tokens[index % tokens.len()].clone());
+        streams.push(tokio::spawn(listen(index, streams_http.clone(), request, shared.clone(), permit)));
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while shared.ready.load(Ordering::Relaxed) + shared.refused.load(Ordering::Relaxed) < config.connections {
+        assert!(
+            Instant::now() < deadline,
+            "streams not open after 300 s: {} ready",
+            shared.ready.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let open_time = opened_at.elapsed();
+    let ready = shared.ready.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = server.memory();
+
+    // JSON-RPC latency with the streams idle.
+    let (stop, tasks) = rpc_load(&rpc, &token, config.rpc_loops);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rpc_idle = rpc_results(stop, tasks).await;
+
+    // The fan-out, with JSON-RPC calls going on.
+    let (stop, tasks) = rpc_load(&rpc, &token, config.rpc_loops);
+    let mut publish = Vec::with_capacity(config.events);
+    let mut publish_failures = 0;
+    let fan_out_started = Instant::now();
+    for seq in 0..config.events {
+        let sent_us = shared.now_us();
+        let started = Instant::now();
+        let result = if Config::is_comment(seq) {
+            let body = format!("bench:{seq}:{sent_us}");
+            rpc.call(
+                Some(&token),
+                "collab.comment",
+                json!({"workflowId": workflow_id, "nodeId": "shape", "body": body}),
+            )
+            .await
+        } else {
+            let cursor = json!({"benchSeq": seq, "sentUs": sent_us});
+            rpc.call(
+                Some(&token),
+                "collab.cursor",
+                json!({"workflowId": workflow_id, "clientId": client_id, "cursor": cursor}),
+            )
+            .await
+        };
+        match result {
+            Ok(_) => publish.push(started.elapsed().as_micros() as u32),
+            Err(err) => {
+                publish_failures += 1;
+                eprintln!("publishing event {seq} failed: {err}");
+            }
+        }
+        tokio::time::sleep_until((fan_out_started + config.spacing * (seq as u32 + 1)).into()).await;
+    }
+    // Stragglers: wait until every stream has every event, at most 10 s.
+    let expected = (config.events - publish_failures) as u32;
+    let settle = Instant::now() + Duration::from_secs(10);
+    let complete = || shared.received.iter().filter(|n| n.load(Ordering::Relaxed) >= expected).count();
+    while Instant::now() < settle && complete() < ready.saturating_sub(shared.ended.load(Ordering::Relaxed)) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rpc_busy = rpc_results(stop, tasks).await;
+    let after = server.memory();
+    let client = Memory::of("/proc/self/status");
+
+    let deliveries = std::mem::take(&mut *shared.deliveries.lock().unwrap());
+    let complete = complete();
+    let mut per_event: Vec<Vec<u32>> = vec![Vec::new(); config.events];
+    for &(seq, latency) in &deliveries {
+        if let Some(list) = per_event.get_mut(seq as usize) {
+            list.push(latency);
+        }
+    }
+    let all = Latencies::new(deliveries.iter().map(|&(_, l)| l).collect(), 0);
+    let publish = Latencies::new(publish, publish_failures);
+
+    println!("\n  event  kind             delivered    p50        p99        max");
+    for (seq, latencies) in per_event.into_iter().enumerate() {
+        let latencies = Latencies::new(latencies, 0);
+        println!(
+            "  {seq:>5}  {:<15}  {:>9}  {:>9.1?}  {:>9.1?}  {:>9.1?}",
+            if Config::is_comment(seq) { "comment.created" } else { "collab.cursor" },
+            latencies.sorted.len(),
+            latencies.quantile(0.5),
+            latencies.quantile(0.99),
+            latencies.quantile(1.0),
+        );
+    }
+    let p99 = all.quantile(0.99);
+    let peak = after.hwm.max(idle.hwm);
+    println!("\n  realtime/{db_name} summary");
+    println!(
+        "  streams open (first heartbeat)   {ready} of {} in {open_time:.1?} ({} refused)",
+        config.connections,
+        shared.refused.load(Ordering::Relaxed)
+    );
+    println!("  server RSS started               {} (peak {})", mib(started.rss), mib(started.hwm));
+    println!("  server RSS, streams idle         {} (peak {})", mib(idle.rss), mib(idle.hwm));
+    println!("  server RSS after the fan-out     {} (peak {})", mib(after.rss), mib(after.hwm));
+    println!(
+        "  per stream (idle − started)      {:.1} KiB",
+        (idle.rss.saturating_sub(started.rss)) as f64 / config.connections as f64
+    );
+    println!("  publishing calls                 {}", publish.summary());
+    println!(
+        "  deliveries                       {} of {}",
+        deliveries.len(),
+        u64::from(expected) * config.connections as u64
+    );
+    println!("  delivery latency                 {}", all.summary());
+    println!("  streams with every event         {complete} of {}", config.connections);
+    println!("  streams ended by the server      {}", shared.ended.load(Ordering::Relaxed));
+    println!("  project.list, streams idle       {}", rpc_idle.summary());
+    println!("  project.list during the fan-out  {}", rpc_busy.summary());
+    println!("  load generator RSS               {} (peak {})", mib(client.rss), mib(client.hwm));
+    println!(
+        "  targets: memory ≤ 1 GiB {} ({}), delivery p99 < 100 ms {} ({p99:.1?}), every stream every event {}",
+        verdict(peak <= MEMORY_TARGET_KIB),
+        mib(peak),
+        verdict(p99 < P99_TARGET),
+        verdict(complete == config.connections),
+    );
+
+    for stream in streams {
+        stream.abort();
+    }
+    drop(server);
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
