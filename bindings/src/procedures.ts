@@ -145,6 +145,26 @@ export interface Procedures {
   "notification.preferences": { params: T.NoParams; result: T.PreferenceList };
   /** Turns a notification kind on or off for the caller: kinds turned off are neither stored nor pushed. Requires an access token with role GUEST or higher. */
   "notification.setPreference": { params: T.Preference; result: T.PreferenceList };
+  /** Opens the workflow in an editor: records the caller's presence (announced as `collab.joined` on the workflow's topic) and answers everyone there, the current version and how often to send heartbeats. Rejoining with an earlier clientId refreshes it. Requires an access token with role GUEST or higher. */
+  "collab.join": { params: T.JoinParams; result: T.Joined };
+  /** Keeps the editor's presence alive and answers who is on the workflow. An editor that left or expired answers not-found: join again. Requires an access token with role GUEST or higher. */
+  "collab.heartbeat": { params: T.ClientRef; result: T.PresenceList };
+  /** Moves the editor's cursor and/or changes its selection (also a heartbeat); announced live as `collab.cursor` on the workflow's topic. Requires an access token with role GUEST or higher. */
+  "collab.cursor": { params: T.CursorParams; result: T.Left };
+  /** Closes the workflow in this editor; announced as `collab.left`. Requires an access token with role GUEST or higher. */
+  "collab.leave": { params: T.ClientRef; result: T.Left };
+  /** Who is on the workflow now, earliest joined first. Requires an access token with role GUEST or higher. */
+  "collab.presence": { params: T.WorkflowRef; result: T.PresenceList };
+  /** Comments on a node of the workflow's current version, or answers a comment (parentId); announced as `comment.created`. Requires an access token with role GUEST or higher. */
+  "collab.comment": { params: T.CommentParams; result: T.CommentView };
+  /** The workflow's comments, oldest first (cursor pagination), optionally of one node and with resolved ones. Requires an access token with role GUEST or higher. */
+  "collab.listComments": { params: T.ListCommentsParams; result: T.CommentPage };
+  /** Resolves (or reopens) a comment: its author or an editor of the project; announced as `comment.resolved`. Requires an access token with role GUEST or higher. */
+  "collab.resolveComment": { params: T.ResolveParams; result: T.CommentView };
+  /** On the WebSocket: follows topics (checked like GET /events: a topic the caller may not see answers not-found), optionally resuming after an event id. Answers the subscription id; events arrive as `events.event` notifications (`params.result` holds `id` and `event`); `events.ended` says the server ended the subscription. Requires an access token with role GUEST or higher. */
+  "events.subscribe": { params: T.SubscribeParams; result: T.SubscriptionId };
+  /** On the WebSocket: ends a subscription of this socket. Requires an access token with role GUEST or higher. */
+  "events.unsubscribe": { params: T.UnsubscribeParams; result: T.Unsubscribed };
   /** Creates a cron schedule of a workflow (EDITOR): a 5-field (standard) or 6/7-field (seconds, years) expression in an IANA time zone, optional start and end, the runs' input, and the overlap (skip, queue, allowConcurrent) and catch-up (none, latest, all within a window) policies. Its runs execute the published version; each fire time runs exactly once across instances. Requires an access token with role GUEST or higher. */
   "schedule.create": { params: T.CreateScheduleParams; result: T.ScheduleView };
   /** The schedules of a project or of one of its workflows, oldest first. Requires an access token with role GUEST or higher. */
@@ -252,6 +272,16 @@ export const procedureNames = [
   "notification.delete",
   "notification.preferences",
   "notification.setPreference",
+  "collab.join",
+  "collab.heartbeat",
+  "collab.cursor",
+  "collab.leave",
+  "collab.presence",
+  "collab.comment",
+  "collab.listComments",
+  "collab.resolveComment",
+  "events.subscribe",
+  "events.unsubscribe",
   "schedule.create",
   "schedule.list",
   "schedule.get",

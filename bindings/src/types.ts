@@ -288,9 +288,101 @@ currentPassword: string,
 newPassword: string, };
 
 /**
+ * Names an editor on a workflow.
+ */
+export type ClientRef = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The editor, from `collab.join`.
+ */
+clientId: string, };
+
+/**
+ * A page of comments.
+ */
+export type CommentPage = { 
+/**
+ * Oldest first.
+ */
+comments: Array<CommentView>, 
+/**
+ * The next page, when there is one.
+ */
+nextCursor?: string, };
+
+/**
+ * `collab.comment` params.
+ */
+export type CommentParams = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * A node of its current version.
+ */
+nodeId: string, 
+/**
+ * The text (1 to 10,000 characters).
+ */
+body: string, 
+/**
+ * The comment answered, in the same workflow.
+ */
+parentId?: string, };
+
+/**
  * Whether the person deciding must write a comment.
  */
 export type CommentPolicy = "optional" | "required" | "requiredOnReject";
+
+/**
+ * A comment on a node of a workflow.
+ */
+export type CommentView = { 
+/**
+ * The comment.
+ */
+id: string, 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The node it is about.
+ */
+nodeId: string, 
+/**
+ * The comment it answers, in a thread.
+ */
+parentId: string | null, 
+/**
+ * Who wrote it.
+ */
+authorId: UserId, 
+/**
+ * Their display name.
+ */
+authorName: string, 
+/**
+ * The text.
+ */
+body: string, 
+/**
+ * When it was resolved (threads are resolved at their first comment).
+ */
+resolvedAt: string | null, 
+/**
+ * Who resolved it.
+ */
+resolvedBy: UserId | null, 
+/**
+ * When it was written.
+ */
+createdAt: string, };
 
 /**
  * `ai.credentials.create` params.
@@ -538,6 +630,27 @@ createdAt: string,
  * Last change.
  */
 updatedAt: string, };
+
+/**
+ * `collab.cursor` params.
+ */
+export type CursorParams = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The editor, from `collab.join`.
+ */
+clientId: string, 
+/**
+ * Where the cursor is (any small JSON value, e.g. `{"x": 10, "y": 20}`; null hides it).
+ */
+cursor?: unknown, 
+/**
+ * Selected node ids (unchanged when absent).
+ */
+selection?: Array<string>, };
 
 /**
  * Params of `run.approve` and `run.reject`.
@@ -1234,9 +1347,44 @@ policy?: JoinPolicy,
 n?: number, };
 
 /**
+ * `collab.join` params.
+ */
+export type JoinParams = { 
+/**
+ * The workflow opened in the editor.
+ */
+workflowId: WorkflowId, 
+/**
+ * The editor's id from an earlier join (rejoining after a reconnect); a new one is
+ * made when absent.
+ */
+clientId?: string, };
+
+/**
  * When a `join` continues.
  */
 export type JoinPolicy = "all" | "any" | "firstN";
+
+/**
+ * `collab.join` result.
+ */
+export type Joined = { 
+/**
+ * This editor's id: send it with heartbeats, cursor updates and edits.
+ */
+clientId: string, 
+/**
+ * The workflow's current version (edits arriving as `workflow.patched` follow it).
+ */
+version: number, 
+/**
+ * Everyone on the workflow now, this editor included.
+ */
+presence: Array<PresenceView>, 
+/**
+ * Send a heartbeat (or a cursor update) at least this often, or the presence expires.
+ */
+heartbeatMs: number, };
 
 /**
  * One RFC 6902 operation (TypeScript shape only; the server parses and checks it).
@@ -1262,6 +1410,15 @@ value?: JsonValue, };
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
 /**
+ * `collab.leave` result.
+ */
+export type Left = { 
+/**
+ * The editor was there (false when it had already left or expired).
+ */
+left: boolean, };
+
+/**
  * Which limit a payload exceeded.
  */
 export type LimitKind = "body" | "batch";
@@ -1274,6 +1431,31 @@ export type ListBudgetsParams = {
  * Also this project's budgets (any member).
  */
 projectId?: ProjectId, };
+
+/**
+ * `collab.listComments` params.
+ */
+export type ListCommentsParams = { 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * Only this node's.
+ */
+nodeId?: string, 
+/**
+ * Resolved ones too (default false).
+ */
+includeResolved?: boolean, 
+/**
+ * From a previous page's `nextCursor`.
+ */
+cursor?: string, 
+/**
+ * Page size (default 50, at most 200).
+ */
+limit?: number, };
 
 /**
  * `ai.credentials.list` params.
@@ -1899,7 +2081,12 @@ patch: Array<JsonPatchOperation>,
 /**
  * Version message.
  */
-message?: string, };
+message?: string, 
+/**
+ * The editor sending the edit (its `collab.join` client id), echoed in the
+ * `workflow.patched` event so it can skip its own edit.
+ */
+clientId?: string, };
 
 /**
  * One port in the catalogue.
@@ -1953,6 +2140,48 @@ export type PreferenceList = {
  * One entry per kind (default: in the app).
  */
 preferences: Array<Preference>, };
+
+/**
+ * Who is on a workflow.
+ */
+export type PresenceList = { 
+/**
+ * Editors, earliest joined first.
+ */
+presence: Array<PresenceView>, };
+
+/**
+ * One editor (a browser tab) on a workflow.
+ */
+export type PresenceView = { 
+/**
+ * The editor.
+ */
+clientId: string, 
+/**
+ * Its user.
+ */
+userId: UserId, 
+/**
+ * The user's display name.
+ */
+displayName: string, 
+/**
+ * Where its cursor is.
+ */
+cursor: unknown, 
+/**
+ * Selected node ids.
+ */
+selection: Array<string>, 
+/**
+ * When it joined.
+ */
+joinedAt: string, 
+/**
+ * Its last heartbeat.
+ */
+seenAt: string, };
 
 /**
  * `schedule.preview` params: a stored schedule, or an expression and zone.
@@ -2120,6 +2349,19 @@ password: string,
 displayName: string, };
 
 /**
+ * `collab.resolveComment` params.
+ */
+export type ResolveParams = { 
+/**
+ * The comment.
+ */
+commentId: string, 
+/**
+ * Resolve (true, the default) or reopen (false).
+ */
+resolved?: boolean, };
+
+/**
  * How the response body becomes the node's `output.body`.
  */
 export type ResponseFormat = "json" | "text" | "binary";
@@ -2140,6 +2382,11 @@ version: number,
  * The version the restore is based on; the current one when omitted.
  */
 expectedVersion?: number, };
+
+/**
+ * Why a stream asks its client to resynchronise.
+ */
+export type ResyncReason = "retention" | "unknownPosition" | "tooFarBehind";
 
 /**
  * Params of `run.retry`.
@@ -2642,6 +2889,25 @@ version?: number,
 input?: JsonValue, };
 
 /**
+ * `events.subscribe` params.
+ */
+export type SubscribeParams = { 
+/**
+ * `run:<id>`, `workflow:<id>`, `project:<id>`; without any, every project the caller is a
+ * member of. Personal events (notifications, sessions) always arrive.
+ */
+topics?: Array<string>, 
+/**
+ * Resume after this event id (what the last `events.event` carried).
+ */
+lastEventId?: number, };
+
+/**
+ * Names a subscription: carried by every `events.event` notification of it.
+ */
+export type SubscriptionId = string;
+
+/**
  * `ai.suggestNext` params.
  */
 export type SuggestNextParams = { 
@@ -2801,6 +3067,24 @@ createdAt: string, };
  * Why a caller is not authenticated.
  */
 export type UnauthenticatedReason = "missingToken" | "invalidToken" | "expiredToken" | "sessionRevoked" | "invalidCredentials" | "invalidRefreshToken" | "invalidTicket";
+
+/**
+ * `events.unsubscribe` params.
+ */
+export type UnsubscribeParams = { 
+/**
+ * From `events.subscribe`.
+ */
+subscription: string, };
+
+/**
+ * `events.unsubscribe` result.
+ */
+export type Unsubscribed = { 
+/**
+ * The subscription existed on this socket.
+ */
+unsubscribed: boolean, };
 
 /**
  * `ai.credentials.update` params: absent members keep their value.
@@ -3418,7 +3702,95 @@ error: JsonValue, } | { "type": "run.cancelled",
 /**
  * The run.
  */
-runId: RunId, };
+runId: RunId, } | { "type": "resync", 
+/**
+ * Why.
+ */
+reason: ResyncReason, } | { "type": "collab.joined", 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * Who, with their editor's cursor and selection.
+ */
+presence: PresenceView, } | { "type": "collab.left", 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The editor (one browser tab).
+ */
+clientId: string, 
+/**
+ * Its user.
+ */
+userId: UserId, 
+/**
+ * It stopped sending heartbeats (rather than leaving).
+ */
+expired: boolean, } | { "type": "collab.cursor", 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The editor.
+ */
+clientId: string, 
+/**
+ * Its user.
+ */
+userId: UserId, 
+/**
+ * Where the cursor is (canvas coordinates or whatever the editor uses).
+ */
+cursor: unknown, 
+/**
+ * Selected node ids.
+ */
+selection: Array<string>, } | { "type": "workflow.patched", 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The version the patch created.
+ */
+version: number, 
+/**
+ * The RFC 6902 operations, as accepted.
+ */
+patch: Array<{ op: string; path: string; from?: string; value?: unknown }>, 
+/**
+ * Who made the edit.
+ */
+authorId: UserId, 
+/**
+ * Whose editor sent it (so it can skip its own edit), when it said.
+ */
+clientId?: string, } | { "type": "workflow.saved", 
+/**
+ * The workflow.
+ */
+workflowId: WorkflowId, 
+/**
+ * The new version.
+ */
+version: number, 
+/**
+ * Who saved it.
+ */
+authorId: UserId, } | { "type": "comment.created", 
+/**
+ * The comment.
+ */
+comment: CommentView, } | { "type": "comment.resolved", 
+/**
+ * The comment, as it is now.
+ */
+comment: CommentView, };
 
 /**
  * A workflow's metadata.
@@ -3548,7 +3920,7 @@ items: Array<Workflow>,
 nextCursor: string | null, };
 
 /**
- * Params naming a workflow.
+ * `collab.presence` params.
  */
 export type WorkflowRef = { 
 /**

@@ -92,6 +92,7 @@ struct Inner {
     hooks: crate::http::hooks::HookGuards,
     shutdown: CancellationToken,
     event_log: std::sync::Mutex<Option<EventLogTasks>>,
+    memberships: crate::realtime::follow::MembershipCache,
 }
 
 /// The event log's writer and reader, stopped after the server (so that what the last
@@ -135,6 +136,7 @@ impl AppState {
             hooks: crate::http::hooks::HookGuards::default(),
             shutdown: CancellationToken::new(),
             event_log: std::sync::Mutex::new(None),
+            memberships: crate::realtime::follow::MembershipCache::default(),
         })))
     }
 
@@ -212,6 +214,11 @@ impl AppState {
     /// Per-webhook rate limiters and recently seen signatures.
     pub(crate) fn hooks(&self) -> &crate::http::hooks::HookGuards {
         &self.0.hooks
+    }
+
+    /// Project memberships as event streams check them (shared by all streams).
+    pub fn memberships(&self) -> &crate::realtime::follow::MembershipCache {
+        &self.0.memberships
     }
 
     /// Cancelled when the server shuts down: long-lived streams and sockets end on it.

@@ -3,8 +3,11 @@
 //! delivered event is checked against, re-read every few seconds so a removed member stops
 //! receiving events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
 
 use weft_core::{ProjectId, SessionId, UserId};
 use weft_events::journal::ReadScope;
@@ -94,15 +97,57 @@ impl Follow {
     }
 }
 
-/// The stream's view of its caller's memberships.
+/// Who is a member of each project, as this instance last read it: one query per project
+/// every few seconds, shared by every stream (10,000 streams of a project cost one read, and
+/// concurrent misses wait for the same one). A removed member stops receiving events within
+/// the TTL.
 #[derive(Default)]
-pub struct Memberships {
-    checked: HashMap<ProjectId, (bool, Instant)>,
+pub struct MembershipCache {
+    entries: Mutex<HashMap<ProjectId, (Instant, Arc<OnceCell<Option<HashSet<UserId>>>>)>>,
 }
 
-impl Memberships {
+impl MembershipCache {
     const TTL: Duration = Duration::from_secs(5);
 
+    /// Whether `user` is a member of `project`.
+    pub async fn is_member(&self, state: &AppState, project: ProjectId, user: UserId) -> bool {
+        let cell = {
+            let Ok(mut entries) = self.entries.lock() else { return false };
+            match entries.get(&project) {
+                Some((at, cell)) if at.elapsed() < Self::TTL => cell.clone(),
+                _ => {
+                    let cell = Arc::new(OnceCell::new());
+                    entries.insert(project, (Instant::now(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        let members = cell
+            .get_or_init(|| async {
+                match state.store().project_member_ids(project).await {
+                    Ok(ids) => Some(ids.into_iter().collect()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event stream could not check a membership");
+                        None
+                    }
+                }
+            })
+            .await;
+        if members.is_none()
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            // A failed read is not remembered.
+            entries.remove(&project);
+        }
+        members.as_ref().is_some_and(|members| members.contains(&user))
+    }
+}
+
+/// A stream's check of what it may deliver.
+#[derive(Default)]
+pub struct Memberships;
+
+impl Memberships {
     /// Whether the stream may deliver `envelope`.
     pub async fn may_see(&mut self, state: &AppState, follow: &Follow, envelope: &Envelope) -> bool {
         if !follow.selects(envelope) {
@@ -110,24 +155,7 @@ impl Memberships {
         }
         match envelope.project() {
             None => true,
-            Some(project) => self.is_member(state, project, follow.user_id).await,
+            Some(project) => state.memberships().is_member(state, project, follow.user_id).await,
         }
-    }
-
-    async fn is_member(&mut self, state: &AppState, project: ProjectId, user: UserId) -> bool {
-        if let Some((member, at)) = self.checked.get(&project)
-            && at.elapsed() < Self::TTL
-        {
-            return *member;
-        }
-        let member = match state.store().project_role(project, user).await {
-            Ok(role) => role.is_some(),
-            Err(err) => {
-                tracing::warn!(error = %err, "event stream could not check a membership");
-                false
-            }
-        };
-        self.checked.insert(project, (member, Instant::now()));
-        member
     }
 }

@@ -112,6 +112,19 @@ impl Store {
             .transpose()
     }
 
+    /// Every member of the project.
+    pub async fn project_member_ids(&self, project: ProjectId) -> Result<Vec<UserId>, StoreError> {
+        let ids: Vec<uuid::Uuid> = project_members::Entity::find()
+            .select_only()
+            .column(project_members::Column::UserId)
+            .filter(project_members::Column::ProjectId.eq(project.0))
+            .into_tuple()
+            .all(&self.read)
+            .await
+            .context("failed to list members")?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
     /// Every project the user is a member of.
     pub async fn member_project_ids(&self, user: UserId) -> Result<Vec<ProjectId>, StoreError> {
         let ids: Vec<uuid::Uuid> = project_members::Entity::find()
