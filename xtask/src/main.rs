@@ -38,6 +38,8 @@ fn main() -> anyhow::Result<()> {
             eprintln!("  bench engine-memory [sqlite|postgres]  RSS over 100,000 engine runs");
             eprintln!(
                 "  bench schedules                        scheduler idle CPU and fire lateness, 10,000 schedules"
+            );
+            eprintln!(
                 "  bench sse                              10,000 SSE streams: memory, fan-out latency, JSON-RPC meanwhile"
             );
             std::process::exit(2);
