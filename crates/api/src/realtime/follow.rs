@@ -103,8 +103,11 @@ impl Follow {
 /// the TTL.
 #[derive(Default)]
 pub struct MembershipCache {
-    entries: Mutex<HashMap<ProjectId, (Instant, Arc<OnceCell<Option<HashSet<UserId>>>>)>>,
+    entries: Mutex<HashMap<ProjectId, (Instant, MembersCell)>>,
 }
+
+/// A project's members, read once (`None`: the read failed).
+type MembersCell = Arc<OnceCell<Option<HashSet<UserId>>>>;
 
 impl MembershipCache {
     const TTL: Duration = Duration::from_secs(5);

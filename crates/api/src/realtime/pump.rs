@@ -51,7 +51,7 @@ pub async fn pump<R: Render>(
     cancel: CancellationToken,
 ) {
     let mut events = state.bus().subscribe();
-    let mut pump = Pump { state, follow, out, render, memberships: Memberships::default(), cursor: 0 };
+    let mut pump = Pump { state, follow, out, render, memberships: Memberships, cursor: 0 };
     let mut behind = match resume_from {
         Some(from) => {
             pump.cursor = from;
