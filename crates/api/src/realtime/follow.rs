@@ -146,19 +146,14 @@ impl MembershipCache {
     }
 }
 
-/// A stream's check of what it may deliver.
-#[derive(Default)]
-pub struct Memberships;
-
-impl Memberships {
-    /// Whether the stream may deliver `envelope`.
-    pub async fn may_see(&mut self, state: &AppState, follow: &Follow, envelope: &Envelope) -> bool {
-        if !follow.selects(envelope) {
-            return false;
-        }
-        match envelope.project() {
-            None => true,
-            Some(project) => state.memberships().is_member(state, project, follow.user_id).await,
-        }
+/// Whether a stream of `follow` may deliver `envelope`: personal to its caller or about
+/// something it follows, in a project its caller is a member of.
+pub async fn may_see(state: &AppState, follow: &Follow, envelope: &Envelope) -> bool {
+    if !follow.selects(envelope) {
+        return false;
+    }
+    match envelope.project() {
+        None => true,
+        Some(project) => state.memberships().is_member(state, project, follow.user_id).await,
     }
 }

@@ -5,8 +5,6 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use weft_core::{ProjectId, RunId, UserId, WorkflowId};
-use weft_events::Audience;
 use weft_events::journal::{Bounds, Journal, JournalError, NewRecord, ReadScope, Signal, StoredRecord};
 use weft_store::{EventSignal, NewEventRow, Store, StoreError};
 
@@ -50,21 +48,7 @@ impl Journal for StoreJournal {
                 .events_after(after, limit, scope.user.map(|u| u.0), projects.as_deref())
                 .await
                 .map_err(failed)?;
-            Ok(rows
-                .into_iter()
-                .filter_map(|row| {
-                    let audience = Audience::from_parts(
-                        row.user_id.map(UserId),
-                        row.project_id.map(ProjectId),
-                        row.workflow_id.map(WorkflowId),
-                        row.run_id.map(RunId),
-                    );
-                    if audience.is_none() {
-                        tracing::warn!(id = row.id, "event log row without a valid audience");
-                    }
-                    Some(StoredRecord { id: row.id, audience: audience?, data: row.data })
-                })
-                .collect())
+            Ok(rows.into_iter().filter_map(super::stored_record).collect())
         })
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use weft_core::{ProjectId, RunId, UserId, WorkflowId};
+use weft_events::journal::StoredRecord;
 use weft_events::{Audience, EventBus, JournalOptions, JournaledBus, WeftEvent};
 use weft_store::{EventRow, Store};
 
@@ -66,14 +67,18 @@ pub fn journaled_bus(store: &Store, config: &RealtimeConfig, shutdown: Cancellat
     )
 }
 
-/// The audience of a log row.
-pub(crate) fn audience_of(row: &EventRow) -> Option<Audience> {
-    Audience::from_parts(
+/// A log row as the journal hands it out; `None` (logged) for a row without a valid audience.
+pub(crate) fn stored_record(row: EventRow) -> Option<StoredRecord> {
+    let audience = Audience::from_parts(
         row.user_id.map(UserId),
         row.project_id.map(ProjectId),
         row.workflow_id.map(WorkflowId),
         row.run_id.map(RunId),
-    )
+    );
+    if audience.is_none() {
+        tracing::warn!(id = row.id, "event log row without a valid audience");
+    }
+    Some(StoredRecord { id: row.id, audience: audience?, data: row.data })
 }
 
 /// Removes editors that stopped sending heartbeats and tells the workflow's followers,

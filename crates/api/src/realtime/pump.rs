@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use weft_events::journal::READ_BATCH;
 use weft_events::{Envelope, ResyncReason, WeftEvent};
 
-use super::follow::{Follow, Memberships};
+use super::follow::{Follow, may_see};
 use crate::AppState;
 
 /// How a transport frames events.
@@ -51,7 +51,7 @@ pub async fn pump<R: Render>(
     cancel: CancellationToken,
 ) {
     let mut events = state.bus().subscribe();
-    let mut pump = Pump { state, follow, out, render, memberships: Memberships, cursor: 0 };
+    let mut pump = Pump { state, follow, out, render, cursor: 0 };
     let mut behind = match resume_from {
         Some(from) => {
             pump.cursor = from;
@@ -117,7 +117,7 @@ pub async fn pump<R: Render>(
             },
         };
         if envelope.id.is_some_and(|id| id <= pump.cursor)
-            || !pump.memberships.may_see(&pump.state, &pump.follow, &envelope).await
+            || !may_see(&pump.state, &pump.follow, &envelope).await
         {
             continue;
         }
@@ -135,7 +135,6 @@ struct Pump<R: Render> {
     follow: Follow,
     out: mpsc::Sender<R::Frame>,
     render: R,
-    memberships: Memberships,
     /// The newest log id this stream has delivered or passed over.
     cursor: i64,
 }
@@ -209,22 +208,11 @@ impl<R: Render> Pump<R> {
             let full = rows.len() == READ_BATCH as usize;
             for row in rows {
                 let id = row.id;
-                let record = weft_events::journal::StoredRecord {
-                    id,
-                    audience: match super::audience_of(&row) {
-                        Some(audience) => audience,
-                        None => {
-                            self.cursor = id;
-                            continue;
-                        }
-                    },
-                    data: row.data,
-                };
-                let Some(envelope) = record.envelope() else {
+                let Some(envelope) = super::stored_record(row).and_then(|r| r.envelope()) else {
                     self.cursor = id;
                     continue;
                 };
-                if self.memberships.may_see(&self.state, &self.follow, &envelope).await {
+                if may_see(&self.state, &self.follow, &envelope).await {
                     if delivered >= config.max_replay {
                         let (_, last) = self.bounds().await.unwrap_or((0, id));
                         return self.resync(ResyncReason::TooFarBehind, last).await;
