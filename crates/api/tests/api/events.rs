@@ -125,7 +125,9 @@ both!(shutdown_closes_streams, |app| {
     let mut events = open(&app, format!("{}/events", app.base), Some(&session.access_token)).await.unwrap();
     assert_eq!(next(&mut events, true).await.unwrap().0, "heartbeat");
     app.state.shutdown_token().cancel();
-    assert!(next(&mut events, true).await.is_none());
+    // Frames already queued (session.created from the log) may still arrive; then the end,
+    // within `next`'s 10 s bound.
+    while next(&mut events, true).await.is_some() {}
 });
 
 both!(run_events_reach_project_members_only, |app| {
