@@ -15,4 +15,4 @@ pub mod rpc;
 mod state;
 
 pub use error::{ApiError, ErrorCode, ErrorData};
-pub use state::{ApiConfig, AppState};
+pub use state::{ApiConfig, AppState, WeakState};

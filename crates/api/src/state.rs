@@ -93,6 +93,8 @@ struct Inner {
     shutdown: CancellationToken,
     event_log: std::sync::Mutex<Option<EventLogTasks>>,
     memberships: crate::realtime::follow::MembershipCache,
+    sessions: crate::realtime::follow::SessionCache,
+    hub: crate::realtime::hub::Hub,
 }
 
 /// The event log's writer and reader, stopped after the server (so that what the last
@@ -105,6 +107,17 @@ struct EventLogTasks {
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
+
+/// An [`AppState`] that does not keep it alive (for tasks that should end with it).
+#[derive(Clone)]
+pub struct WeakState(std::sync::Weak<Inner>);
+
+impl WeakState {
+    /// The state, while it lives.
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
+}
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,7 +141,6 @@ impl AppState {
             bus,
             tokens,
             passwords,
-            config,
             registry,
             openrpc,
             graphs,
@@ -137,6 +149,11 @@ impl AppState {
             shutdown: CancellationToken::new(),
             event_log: std::sync::Mutex::new(None),
             memberships: crate::realtime::follow::MembershipCache::default(),
+            sessions: crate::realtime::follow::SessionCache::new(
+                (config.heartbeat_interval / 2).min(Duration::from_secs(5)),
+            ),
+            hub: crate::realtime::hub::Hub::default(),
+            config,
         })))
     }
 
@@ -219,6 +236,21 @@ impl AppState {
     /// Project memberships as event streams check them (shared by all streams).
     pub fn memberships(&self) -> &crate::realtime::follow::MembershipCache {
         &self.0.memberships
+    }
+
+    /// Session liveness as event streams re-check it (shared by all streams).
+    pub fn sessions(&self) -> &crate::realtime::follow::SessionCache {
+        &self.0.sessions
+    }
+
+    /// The live fan-out of events to this instance's streams.
+    pub fn hub(&self) -> &crate::realtime::hub::Hub {
+        &self.0.hub
+    }
+
+    /// A handle that does not keep the state alive.
+    pub fn downgrade(&self) -> WeakState {
+        WeakState(Arc::downgrade(&self.0))
     }
 
     /// Cancelled when the server shuts down: long-lived streams and sockets end on it.

@@ -78,6 +78,13 @@ impl TopicSet {
         };
     }
 
+    /// The topics in the set (in no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = Topic> + '_ {
+        let runs = self.runs.iter().map(|&id| Topic::Run(id));
+        let workflows = self.workflows.iter().map(|&id| Topic::Workflow(id));
+        runs.chain(workflows).chain(self.projects.iter().map(|&id| Topic::Project(id)))
+    }
+
     /// Follows nothing beyond personal events.
     pub fn is_empty(&self) -> bool {
         self.runs.is_empty() && self.workflows.is_empty() && self.projects.is_empty()

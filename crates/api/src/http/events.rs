@@ -12,12 +12,15 @@
 
 use std::convert::Infallible;
 
+use std::fmt::Write as _;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, Sse};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +29,7 @@ use crate::auth::{Caller, Credentials};
 use crate::error::{ApiError, ErrorCode, UnauthenticatedReason};
 use crate::http::rpc::{connection_credentials, error_response, unauthorized};
 use crate::realtime::follow::{Follow, parse_topics};
+use crate::realtime::hub::Prepared;
 use crate::realtime::pump::{Render, pump};
 
 /// Query of `GET /events`.
@@ -40,17 +44,31 @@ pub(crate) struct StreamQuery {
     last_event_id: Option<String>,
 }
 
+/// SSE framing: an event's frame is the same bytes for every stream (its id is the log's),
+/// so it is built once per event and shared.
 struct SseRender;
 
-impl Render for SseRender {
-    type Frame = Result<Event, Infallible>;
+/// One SSE frame (`id:`, `event:`, a `data:` line per line of data, blank line).
+fn sse_frame(id: Option<i64>, kind: &str, data: &str) -> Bytes {
+    let mut frame = String::with_capacity(data.len() + kind.len() + 40);
+    if let Some(id) = id {
+        let _ = writeln!(frame, "id: {id}");
+    }
+    let _ = writeln!(frame, "event: {kind}");
+    for line in data.split('\n') {
+        let _ = writeln!(frame, "data: {}", line.trim_end_matches('\r'));
+    }
+    frame.push('\n');
+    Bytes::from(frame)
+}
 
-    fn frame(&self, id: Option<i64>, kind: &str, data: &str) -> Option<Self::Frame> {
-        let event = Event::default().event(kind).data(data);
-        Some(Ok(match id {
-            Some(id) => event.id(id.to_string()),
-            None => event,
-        }))
+impl Render for SseRender {
+    type Frame = Bytes;
+
+    fn frame(&self, id: Option<i64>, prepared: &Prepared) -> Option<Bytes> {
+        let envelope = &prepared.envelope;
+        let build = || sse_frame(id, envelope.event.type_name(), &envelope.data);
+        Some(if id == envelope.id { prepared.shared(build) } else { build() })
     }
 
     fn heartbeats(&self) -> bool {
@@ -103,7 +121,14 @@ pub(crate) async fn stream(
     };
     let (tx, rx) = mpsc::channel(state.config().realtime.stream_buffer.max(1));
     tokio::spawn(pump(state, follow, resume_from, tx, SseRender, CancellationToken::new()));
-    Sse::new(ReceiverStream::new(rx)).into_response()
+    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    let headers = [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-cache"),
+        // Proxies such as nginx must not buffer the stream.
+        (HeaderName::from_static("x-accel-buffering"), "no"),
+    ];
+    (headers, body).into_response()
 }
 
 async fn open(state: &AppState, headers: &HeaderMap, ticket: Option<&str>) -> Result<Caller, ApiError> {
@@ -112,4 +137,18 @@ async fn open(state: &AppState, headers: &HeaderMap, ticket: Option<&str>) -> Re
         _ => return Err(ApiError::Unauthenticated(UnauthenticatedReason::MissingToken)),
     };
     crate::auth::caller::caller_for_session(state, session_id, None).await?.map_err(ApiError::Unauthenticated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_follow_the_event_stream_format() {
+        assert_eq!(
+            sse_frame(Some(7), "run.started", r#"{"a":1}"#),
+            "id: 7\nevent: run.started\ndata: {\"a\":1}\n\n"
+        );
+        assert_eq!(sse_frame(None, "heartbeat", "a\r\nb"), "event: heartbeat\ndata: a\ndata: b\n\n");
+    }
 }

@@ -3,16 +3,14 @@
 //! delivered event is checked against, re-read every few seconds so a removed member stops
 //! receiving events.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use tokio::sync::OnceCell;
+use std::collections::HashSet;
+use std::time::Duration;
 
 use weft_core::{ProjectId, SessionId, UserId};
 use weft_events::journal::ReadScope;
 use weft_events::{Envelope, Topic, TopicSet};
 
+use super::cache::SharedCache;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -101,48 +99,53 @@ impl Follow {
 /// every few seconds, shared by every stream (10,000 streams of a project cost one read, and
 /// concurrent misses wait for the same one). A removed member stops receiving events within
 /// the TTL.
-#[derive(Default)]
-pub struct MembershipCache {
-    entries: Mutex<HashMap<ProjectId, (Instant, MembersCell)>>,
+pub struct MembershipCache(SharedCache<ProjectId, HashSet<UserId>>);
+
+impl Default for MembershipCache {
+    fn default() -> Self {
+        Self(SharedCache::new(Duration::from_secs(5)))
+    }
 }
 
-/// A project's members, read once (`None`: the read failed).
-type MembersCell = Arc<OnceCell<Option<HashSet<UserId>>>>;
-
 impl MembershipCache {
-    const TTL: Duration = Duration::from_secs(5);
-
-    /// Whether `user` is a member of `project`.
+    /// Whether `user` is a member of `project` (`false` when it cannot be read).
     pub async fn is_member(&self, state: &AppState, project: ProjectId, user: UserId) -> bool {
-        let cell = {
-            let Ok(mut entries) = self.entries.lock() else { return false };
-            match entries.get(&project) {
-                Some((at, cell)) if at.elapsed() < Self::TTL => cell.clone(),
-                _ => {
-                    let cell = Arc::new(OnceCell::new());
-                    entries.insert(project, (Instant::now(), cell.clone()));
-                    cell
+        let load = || async {
+            match state.store().project_member_ids(project).await {
+                Ok(ids) => Some(ids.into_iter().collect()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "event stream could not check a membership");
+                    None
                 }
             }
         };
-        let members = cell
-            .get_or_init(|| async {
-                match state.store().project_member_ids(project).await {
-                    Ok(ids) => Some(ids.into_iter().collect()),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "event stream could not check a membership");
-                        None
-                    }
+        self.0.read(project, load, |members| members.contains(&user)).await.unwrap_or(false)
+    }
+}
+
+/// Whether each session is still active, as this instance last read it: the streams of one
+/// session share one check per period (heartbeats re-check their session; a revocation on
+/// this or another instance also arrives as `session.revoked`, which ends them at once).
+pub struct SessionCache(SharedCache<SessionId, bool>);
+
+impl SessionCache {
+    /// A cache whose answers live `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self(SharedCache::new(ttl))
+    }
+
+    /// Whether the session is active: `None` when it cannot be read.
+    pub async fn is_active(&self, state: &AppState, session_id: SessionId) -> Option<bool> {
+        let load = || async {
+            match crate::auth::caller::caller_for_session(state, session_id, None).await {
+                Ok(caller) => Some(caller.is_ok()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "event stream could not re-check its session");
+                    None
                 }
-            })
-            .await;
-        if members.is_none()
-            && let Ok(mut entries) = self.entries.lock()
-        {
-            // A failed read is not remembered.
-            entries.remove(&project);
-        }
-        members.as_ref().is_some_and(|members| members.contains(&user))
+            }
+        };
+        self.0.read(session_id, load, |active| *active).await
     }
 }
 

@@ -2,7 +2,9 @@
 //! ([`follow`]), feeding a stream ([`pump`]) for SSE and WebSocket subscriptions alike, and
 //! the expiry of vanished editors' presence.
 
+pub mod cache;
 pub mod follow;
+pub mod hub;
 pub mod journal;
 pub mod pump;
 pub mod socket;

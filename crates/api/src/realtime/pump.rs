@@ -8,17 +8,19 @@
 //! client resuming with `Last-Event-ID`; beyond the replay limit or the log's retention it
 //! sends `resync` instead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use weft_events::journal::READ_BATCH;
 use weft_events::{Envelope, ResyncReason, WeftEvent};
 
 use super::follow::{Follow, may_see};
+use super::hub::{Offer, Outlet, Prepared};
 use crate::AppState;
 
 /// How a transport frames events.
@@ -26,9 +28,26 @@ pub trait Render: Send + Sync + 'static {
     /// A frame.
     type Frame: Send + 'static;
     /// Frames an event (`id` is its log position, if it has one).
-    fn frame(&self, id: Option<i64>, kind: &str, data: &str) -> Option<Self::Frame>;
+    fn frame(&self, id: Option<i64>, prepared: &Prepared) -> Option<Self::Frame>;
     /// Whether the stream sends heartbeats (SSE does; a WebSocket has its own pings).
     fn heartbeats(&self) -> bool;
+}
+
+/// A stream's buffer with its framing.
+struct Channel<R: Render> {
+    render: R,
+    out: mpsc::Sender<R::Frame>,
+}
+
+impl<R: Render> Outlet for Channel<R> {
+    fn offer(&self, id: Option<i64>, prepared: &Prepared) -> Offer {
+        let Some(frame) = self.render.frame(id, prepared) else { return Offer::Sent };
+        match self.out.try_send(frame) {
+            Ok(()) => Offer::Sent,
+            Err(TrySendError::Full(_)) => Offer::Full,
+            Err(TrySendError::Closed(_)) => Offer::Closed,
+        }
+    }
 }
 
 /// Why a stream ends.
@@ -42,6 +61,10 @@ enum End {
 
 /// Streams `follow` into `out` from `resume_from` (a `Last-Event-ID`), or from now, until the
 /// consumer leaves, the session ends, the server stops or `cancel` fires.
+///
+/// The pump replays from the log and then hands the stream to the instance's dispatcher
+/// ([`super::hub`]), which delivers live events; it takes the stream back when its buffer
+/// fills, and meanwhile sends heartbeats and re-checks the session.
 pub async fn pump<R: Render>(
     state: AppState,
     follow: Follow,
@@ -50,8 +73,12 @@ pub async fn pump<R: Render>(
     render: R,
     cancel: CancellationToken,
 ) {
-    let mut events = state.bus().subscribe();
-    let mut pump = Pump { state, follow, out, render, cursor: 0 };
+    let heartbeats = render.heartbeats();
+    let channel = Arc::new(Channel { render, out: out.clone() });
+    // Registered (and the dispatcher listening) before the log's position is read.
+    let registration = state.hub().register(&state, &follow, channel.clone());
+    let subscriber = registration.subscriber().clone();
+    let mut pump = Pump { state, follow, channel, cursor: 0 };
     let mut behind = match resume_from {
         Some(from) => {
             pump.cursor = from;
@@ -62,11 +89,20 @@ pub async fn pump<R: Render>(
             None
         }
     };
-    let config = pump.state.config().realtime;
     let period = pump.state.config().heartbeat_interval.max(Duration::from_millis(100));
     let mut heartbeat = tokio::time::interval(period);
+    if heartbeats {
+        // The first frame of a stream is a heartbeat: the consumer knows it is subscribed.
+        heartbeat.tick().await;
+        if !pump.heartbeat() {
+            behind = Some(Instant::now());
+        }
+    }
+    if behind.is_none() && !pump.state.hub().go_live(&subscriber, pump.cursor) {
+        behind = Some(Instant::now());
+    }
+    let config = pump.state.config().realtime;
     let shutdown = pump.state.shutdown_token().clone();
-    let out = pump.out.clone();
     loop {
         if let Some(since) = behind {
             tokio::select! {
@@ -78,19 +114,18 @@ pub async fn pump<R: Render>(
                     if pump.catch_up(&config).await.is_err() {
                         return;
                     }
-                    behind = None;
+                    // Live events the dispatcher started on meanwhile are read from the log first.
+                    behind = if pump.state.hub().go_live(&subscriber, pump.cursor) { None } else { Some(Instant::now()) };
                 }
                 _ = tokio::time::sleep_until(since + config.slow_consumer_grace) => {
                     tracing::info!(user = %pump.follow.user_id, "closing an event stream that stopped reading");
                     return;
                 }
-                // Live events are dropped meanwhile: the catch-up reads them from the log.
-                received = events.recv() => if let Err(RecvError::Closed) = received { return },
                 _ = heartbeat.tick() => if pump.session_ended().await { return },
             }
             continue;
         }
-        let envelope = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = cancel.cancelled() => return,
             _ = out.closed() => return,
@@ -98,34 +133,19 @@ pub async fn pump<R: Render>(
                 if pump.session_ended().await {
                     return;
                 }
-                if pump.render.heartbeats() {
-                    let beat = Envelope::new(None, weft_events::Audience::User { user: pump.follow.user_id }, WeftEvent::Heartbeat { at: Utc::now() });
-                    if pump.offer(&beat).is_err() {
-                        behind = Some(Instant::now());
-                    }
-                }
-                continue;
-            }
-            received = events.recv() => match received {
-                Ok(envelope) => envelope,
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, "event stream lagged; catching up from the log");
+                if heartbeats && !pump.heartbeat() {
+                    pump.cursor = subscriber.pause();
                     behind = Some(Instant::now());
-                    continue;
                 }
-                Err(RecvError::Closed) => return,
+            }
+            _ = subscriber.wake.notified() => match subscriber.state() {
+                None => return,
+                Some(Some(cursor)) => {
+                    pump.cursor = cursor;
+                    behind = Some(Instant::now());
+                }
+                Some(None) => {}
             },
-        };
-        if envelope.id.is_some_and(|id| id <= pump.cursor)
-            || !may_see(&pump.state, &pump.follow, &envelope).await
-        {
-            continue;
-        }
-        match pump.offer(&envelope) {
-            Ok(()) if pump.ends_stream(&envelope) => return,
-            Ok(()) => {}
-            Err(End::Gone) if pump.out.is_closed() => return,
-            Err(_) => behind = Some(Instant::now()),
         }
     }
 }
@@ -133,8 +153,7 @@ pub async fn pump<R: Render>(
 struct Pump<R: Render> {
     state: AppState,
     follow: Follow,
-    out: mpsc::Sender<R::Frame>,
-    render: R,
+    channel: Arc<Channel<R>>,
     /// The newest log id this stream has delivered or passed over.
     cursor: i64,
 }
@@ -150,25 +169,24 @@ impl<R: Render> Pump<R> {
         }
     }
 
-    /// Queues a frame without waiting.
-    fn offer(&mut self, envelope: &Envelope) -> Result<(), End> {
-        let Some(frame) = self.render.frame(envelope.id, envelope.event.type_name(), &envelope.data) else {
-            return Ok(());
-        };
-        self.out.try_send(frame).map_err(|_| End::Gone)?;
-        if let Some(id) = envelope.id {
-            self.cursor = id;
-        }
-        Ok(())
+    /// Queues a heartbeat without waiting; whether there was room.
+    fn heartbeat(&self) -> bool {
+        let user = self.follow.user_id;
+        let beat = Envelope::new(
+            None,
+            weft_events::Audience::User { user },
+            WeftEvent::Heartbeat { at: Utc::now() },
+        );
+        self.channel.offer(None, &Prepared::new(Arc::new(beat))) == Offer::Sent
     }
 
     /// Queues a frame, waiting at most the grace period for room.
-    async fn send(&mut self, id: Option<i64>, envelope: &Envelope) -> Result<(), End> {
-        let Some(frame) = self.render.frame(id, envelope.event.type_name(), &envelope.data) else {
+    async fn send(&mut self, id: Option<i64>, envelope: Envelope) -> Result<(), End> {
+        let Some(frame) = self.channel.render.frame(id, &Prepared::new(Arc::new(envelope))) else {
             return Ok(());
         };
         let grace = self.state.config().realtime.slow_consumer_grace;
-        match tokio::time::timeout(grace, self.out.send(frame)).await {
+        match tokio::time::timeout(grace, self.channel.out.send(frame)).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(End::Gone),
         }
@@ -217,15 +235,18 @@ impl<R: Render> Pump<R> {
                         let (_, last) = self.bounds().await.unwrap_or((0, id));
                         return self.resync(ResyncReason::TooFarBehind, last).await;
                     }
-                    self.send(Some(id), &envelope).await?;
+                    let ends = self.ends_stream(&envelope);
+                    self.send(Some(id), envelope).await?;
                     delivered += 1;
-                    if self.ends_stream(&envelope) {
+                    if ends {
                         return Err(End::SessionEnded);
                     }
                 }
                 self.cursor = id;
             }
             if !full {
+                // Rows up to `last` that the stream does not follow are passed over too.
+                self.cursor = self.cursor.max(last);
                 return Ok(());
             }
         }
@@ -237,30 +258,26 @@ impl<R: Render> Pump<R> {
             weft_events::Audience::User { user: self.follow.user_id },
             WeftEvent::Resync { reason },
         );
-        self.send(Some(last), &envelope).await?;
+        self.send(Some(last), envelope).await?;
         self.cursor = last;
         Ok(())
     }
 
-    /// Re-checks the session (it may have ended on another instance); tells the consumer
-    /// when it did.
+    /// Re-checks the session (it may have ended on another instance; the streams of one
+    /// session share the check); tells the consumer when it did.
     async fn session_ended(&mut self) -> bool {
         let session_id = self.follow.session_id;
-        match crate::auth::caller::caller_for_session(&self.state, session_id, None).await {
-            Ok(Ok(_)) => false,
-            Ok(Err(_)) => {
+        match self.state.sessions().is_active(&self.state, session_id).await {
+            Some(true) | None => false,
+            Some(false) => {
                 let reason = revoke_reason(&self.state, session_id).await;
                 let revoked = Envelope::new(
                     None,
                     weft_events::Audience::User { user: self.follow.user_id },
                     WeftEvent::SessionRevoked { session_id, reason },
                 );
-                let _ = self.send(None, &revoked).await;
+                let _ = self.send(None, revoked).await;
                 true
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "event stream could not re-check its session");
-                false
             }
         }
     }

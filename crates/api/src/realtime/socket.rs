@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::follow::Follow;
+use super::hub::Prepared;
 use super::pump::{Render, pump};
 use crate::AppState;
 
@@ -32,8 +33,9 @@ struct NotificationRender {
 impl Render for NotificationRender {
     type Frame = String;
 
-    fn frame(&self, id: Option<i64>, _kind: &str, data: &str) -> Option<String> {
+    fn frame(&self, id: Option<i64>, prepared: &Prepared) -> Option<String> {
         let id = id.map_or_else(|| "null".to_owned(), |id| id.to_string());
+        let data = &prepared.envelope.data;
         Some(format!(
             r#"{{"jsonrpc":"2.0","method":"events.event","params":{{"subscription":"{}","result":{{"id":{id},"event":{data}}}}}}}"#,
             self.subscription
