@@ -207,6 +207,14 @@ impl<R: Render> Pump<R> {
         if self.cursor > last {
             return self.resync(ResyncReason::UnknownPosition, last).await;
         }
+        if self.follow.all_projects {
+            // A stream of every project the caller is a member of also replays projects joined
+            // since it opened.
+            match self.state.store().member_project_ids(self.follow.user_id).await {
+                Ok(projects) => self.follow.projects = projects,
+                Err(err) => tracing::warn!(error = %err, "event stream could not read its projects"),
+            }
+        }
         let scope = self.follow.read_scope();
         let projects: Vec<uuid::Uuid> = scope.projects.iter().flatten().map(|p| p.0).collect();
         let mut delivered = 0usize;

@@ -302,8 +302,11 @@ async fn a_slow_consumer_is_cut_off_without_slowing_others_and_resumes() {
     }
 }
 
-#[tokio::test]
-async fn a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps() {
+/// A stream whose reader pauses now and then while events keep coming: each pause fills the
+/// socket and the stream's buffer, the dispatcher hands the stream back to its pump, which
+/// catches up from the log while new events are being written, and hands it over again. With
+/// `joined_later`, the events are of a project the caller joined after the stream opened.
+async fn falls_behind_and_catches_up(joined_later: bool) {
     let mut config = test_config();
     config.realtime.stream_buffer = 4;
     config.realtime.slow_consumer_grace = Duration::from_secs(8);
@@ -314,14 +317,17 @@ async fn a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps(
     let user = weft_core::UserId(uuid::Uuid::parse_str(session.user["id"].as_str().unwrap()).unwrap());
     let mut events = stream(&app, token, "", None).await.unwrap();
     live(&mut events).await;
-    // Events keep coming while the reader pauses now and then: each pause fills the socket and
-    // the stream's buffer, the dispatcher hands the stream back to its pump, which catches up
-    // from the log while new events are being written, and hands it over again.
+    let audience = if joined_later {
+        let project: Value = app.call("project.create", json!({"name": "Later"}), Some(token)).await.unwrap();
+        Audience::Project { project: project["id"].as_str().unwrap().parse().unwrap() }
+    } else {
+        Audience::User { user }
+    };
     const N: usize = 3000;
     let bus = app.state.bus().clone();
     let publisher = tokio::spawn(async move {
         for n in 0..N {
-            let (audience, event) = bulky(user, n);
+            let (_, event) = bulky(user, n);
             bus.publish(audience, event);
             if n % 100 == 99 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -331,6 +337,9 @@ async fn a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps(
     let mut seen = Vec::new();
     while seen.len() < N {
         let event = next_event(&mut events).await.expect("the stream stays open");
+        if event.kind != "notification.created" {
+            continue;
+        }
         assert_eq!(event.data["notification"]["title"], format!("n{}", seen.len()), "no gap, no repeat");
         seen.push(event);
         if seen.len() % 600 == 0 {
@@ -340,6 +349,16 @@ async fn a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps(
     publisher.await.unwrap();
     assert_increasing(&seen);
     assert!(app.state.hub().paused() > 0, "the stream was handed back to its pump at least once");
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps() {
+    falls_behind_and_catches_up(false).await;
+}
+
+#[tokio::test]
+async fn a_stream_of_every_project_catches_up_on_projects_joined_since_it_opened() {
+    falls_behind_and_catches_up(true).await;
 }
 
 both!(websocket_subscriptions_follow_topics_with_the_same_checks, |app| {
