@@ -30,8 +30,14 @@ const APPEND_LOCK: i64 = 0x7765_6674_6576_6e74;
 const APPENDED_CHANNEL: &str = "weft_events";
 /// Channel carrying ephemeral events between instances.
 const RELAY_CHANNEL: &str = "weft_relay";
-/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+/// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more: larger frames travel in parts.
 const MAX_RELAY_BYTES: usize = 7900;
+/// Frame bytes per part (leaving room for the part header).
+const RELAY_PART_BYTES: usize = 7800;
+/// Most parts of one frame (≈ 500 KB); larger frames are not relayed (logged).
+const MAX_RELAY_PARTS: usize = 64;
+/// Frames being reassembled at once per listener; beyond, the oldest is dropped.
+const MAX_PARTIAL_RELAYS: usize = 64;
 /// Event text per PostgreSQL insert (see `fresh::PG_STATEMENT_BYTES`).
 const PG_STATEMENT_BYTES: usize = 12 * 1024;
 
@@ -223,19 +229,27 @@ impl Store {
     }
 
     /// Sends an ephemeral event to the other instances (PostgreSQL); nothing on SQLite.
-    /// Frames too large for a notification are dropped with a log line.
+    /// A frame too large for one notification is sent in parts (`#<id>:<k>:<n>:<text>`) by one
+    /// statement, and reassembled by [`Store::event_signals`]; beyond
+    /// [`MAX_RELAY_PARTS`] it is dropped with a log line.
     pub async fn relay_event(&self, frame: &str) -> Result<(), StoreError> {
         if self.backend() != Backend::Postgres {
             return Ok(());
         }
-        if frame.len() > MAX_RELAY_BYTES {
-            tracing::debug!(bytes = frame.len(), "ephemeral event too large to relay");
-            return Ok(());
-        }
+        let payloads = match relay_payloads(frame) {
+            Some(payloads) => payloads,
+            None => {
+                tracing::warn!(bytes = frame.len(), "ephemeral event too large to relay to other instances");
+                return Ok(());
+            }
+        };
+        let calls: Vec<String> = (0..payloads.len()).map(|i| format!("pg_notify($1, ${})", i + 2)).collect();
+        let mut values: Vec<sea_orm::Value> = vec![RELAY_CHANNEL.into()];
+        values.extend(payloads.into_iter().map(Into::into));
         let notify = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [RELAY_CHANNEL.into(), frame.into()],
+            format!("SELECT {}", calls.join(", ")),
+            values,
         );
         self.write.execute_raw(notify).await.context("failed to relay an event")?;
         Ok(())
@@ -250,7 +264,7 @@ impl Store {
         let Some(url) = self.listen_url.clone() else {
             return futures::stream::pending().boxed();
         };
-        futures::stream::unfold((url, None), |(url, listener)| async move {
+        futures::stream::unfold((url, None, RelayParts::default()), |(url, listener, mut parts)| async move {
             let mut listener = match listener {
                 Some(listener) => listener,
                 None => loop {
@@ -263,22 +277,96 @@ impl Store {
                     }
                 },
             };
-            let signal = match listener.recv().await {
-                Ok(notification) if notification.channel() == RELAY_CHANNEL => {
-                    EventSignal::Relay(notification.payload().to_owned())
-                }
-                Ok(_) => EventSignal::Appended,
-                Err(err) => {
-                    // The listener reconnects on the next `recv`; what was sent meanwhile is lost,
-                    // so read the log again.
-                    tracing::warn!(error = %err, "lost the event listener connection");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    EventSignal::Appended
+            let signal = loop {
+                match listener.recv().await {
+                    Ok(notification) if notification.channel() == RELAY_CHANNEL => {
+                        if let Some(frame) = parts.add(notification.payload()) {
+                            break EventSignal::Relay(frame);
+                        }
+                    }
+                    Ok(_) => break EventSignal::Appended,
+                    Err(err) => {
+                        // The listener reconnects on the next `recv`; what was sent meanwhile is
+                        // lost, so read the log again.
+                        tracing::warn!(error = %err, "lost the event listener connection");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        break EventSignal::Appended;
+                    }
                 }
             };
-            Some((signal, (url, Some(listener))))
+            Some((signal, (url, Some(listener), parts)))
         })
         .boxed()
+    }
+}
+
+/// The notification payloads relaying `frame`: itself when it fits, else its parts
+/// (`#<id>:<k>:<n>:<text>`, split at character boundaries); `None` when it needs more than
+/// [`MAX_RELAY_PARTS`].
+fn relay_payloads(frame: &str) -> Option<Vec<String>> {
+    if frame.len() <= MAX_RELAY_BYTES && !frame.starts_with('#') {
+        return Some(vec![frame.to_owned()]);
+    }
+    let mut chunks = Vec::new();
+    let mut rest = frame;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(RELAY_PART_BYTES);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        chunks.push(&rest[..end]);
+        rest = &rest[end..];
+        if chunks.len() > MAX_RELAY_PARTS {
+            return None;
+        }
+    }
+    let id = uuid::Uuid::now_v7().simple();
+    let n = chunks.len();
+    Some(chunks.into_iter().enumerate().map(|(k, chunk)| format!("#{id}:{k}:{n}:{chunk}")).collect())
+}
+
+/// Relayed frames arriving in parts, reassembled.
+#[derive(Default)]
+struct RelayParts {
+    /// Frame id → its parts so far (in arrival order of first part).
+    partial: Vec<(String, Vec<Option<String>>)>,
+}
+
+impl RelayParts {
+    /// Takes one notification payload; the whole frame once it is complete.
+    fn add(&mut self, payload: &str) -> Option<String> {
+        let Some(part) = payload.strip_prefix('#') else { return Some(payload.to_owned()) };
+        let mut fields = part.splitn(4, ':');
+        let (Some(id), Some(k), Some(n), Some(text)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            tracing::debug!("ignoring a malformed relay part");
+            return None;
+        };
+        let (Ok(k), Ok(n)) = (k.parse::<usize>(), n.parse::<usize>()) else { return None };
+        if n == 0 || n > MAX_RELAY_PARTS || k >= n {
+            return None;
+        }
+        let index = match self.partial.iter().position(|(known, _)| known == id) {
+            Some(index) => index,
+            None => {
+                if self.partial.len() >= MAX_PARTIAL_RELAYS {
+                    self.partial.remove(0);
+                }
+                self.partial.push((id.to_owned(), vec![None; n]));
+                self.partial.len() - 1
+            }
+        };
+        let slots = &mut self.partial[index].1;
+        if slots.len() != n {
+            return None;
+        }
+        slots[k] = Some(text.to_owned());
+        if slots.iter().any(Option::is_none) {
+            return None;
+        }
+        let (_, slots) = self.partial.remove(index);
+        Some(slots.into_iter().flatten().collect())
     }
 }
 
@@ -287,4 +375,49 @@ async fn listen(url: &str) -> Result<sea_orm::sqlx::postgres::PgListener, sea_or
     let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await?;
     listener.listen_all([APPENDED_CHANNEL, RELAY_CHANNEL]).await?;
     Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_relays_are_split_and_reassembled_in_any_order() {
+        let small = r#"{"origin":"x"}"#;
+        assert_eq!(relay_payloads(small).unwrap(), vec![small.to_owned()]);
+        assert_eq!(RelayParts::default().add(small).as_deref(), Some(small));
+
+        // Multi-byte characters across part boundaries.
+        let frame = format!("{{\"text\":\"{}\"}}", "ä€x".repeat(6000));
+        let payloads = relay_payloads(&frame).unwrap();
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() < 8000), "every part fits a notification");
+        let mut parts = RelayParts::default();
+        let mut reversed = payloads.clone();
+        reversed.reverse();
+        let (last, others) = reversed.split_last().unwrap();
+        for payload in others {
+            assert_eq!(parts.add(payload), None);
+        }
+        assert_eq!(parts.add(last).as_deref(), Some(frame.as_str()));
+        assert!(parts.partial.is_empty());
+
+        // Interleaved frames, a malformed part, and a frame beyond the limit.
+        let other = format!("{{\"b\":\"{}\"}}", "y".repeat(9000));
+        let (a, b) = (relay_payloads(&frame).unwrap(), relay_payloads(&other).unwrap());
+        let mut got = Vec::new();
+        for (x, y) in a.iter().zip(b.iter().chain(std::iter::repeat(&String::new()))) {
+            got.extend(parts.add(x));
+            if !y.is_empty() {
+                got.extend(parts.add(y));
+            }
+        }
+        got.sort();
+        let mut want = vec![frame.clone(), other.clone()];
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(parts.add("#nope"), None);
+        assert_eq!(parts.add("#id:5:2:x"), None);
+        assert!(relay_payloads(&"z".repeat(RELAY_PART_BYTES * (MAX_RELAY_PARTS + 1))).is_none());
+    }
 }

@@ -92,3 +92,53 @@ both!(concurrent_appenders_commit_in_id_order, |store| async move {
     let seen = tokio::time::timeout(std::time::Duration::from_secs(30), reader).await.unwrap().unwrap();
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 400, "no event skipped or seen twice");
 });
+
+both!(relayed_frames_reach_other_listeners_whole_whatever_their_size, |store| async move {
+    use futures::StreamExt;
+    use weft_store::EventSignal;
+
+    let (tx, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let mut signals = store.event_signals();
+    tokio::spawn(async move {
+        while let Some(signal) = signals.next().await {
+            if let EventSignal::Relay(frame) = signal
+                && tx.send(frame).is_err()
+            {
+                return;
+            }
+        }
+    });
+    if store.backend() != weft_store::Backend::Postgres {
+        // One process: nothing to relay to.
+        store.relay_event("{}").await.unwrap();
+        let nothing = tokio::time::timeout(std::time::Duration::from_millis(200), received.recv()).await;
+        assert!(nothing.is_err());
+        return;
+    }
+    // The listener connects on its own; probe until it hears.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        store.relay_event(r#"{"probe":true}"#).await.unwrap();
+        if let Ok(Some(_)) = tokio::time::timeout(std::time::Duration::from_millis(200), received.recv()).await {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the listener never heard a relay");
+    }
+    while tokio::time::timeout(std::time::Duration::from_millis(200), received.recv()).await.is_ok() {}
+    let frames = [
+        r#"{"small":1}"#.to_owned(),
+        format!(r#"{{"edge":"{}"}}"#, "e".repeat(7_950)),
+        format!(r##"{{"big":"{}"}}"##, "ä€#:".repeat(12_000)),
+        "#starts-with-a-hash".to_owned(),
+    ];
+    for frame in &frames {
+        store.relay_event(frame).await.unwrap();
+    }
+    for frame in &frames {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+        assert_eq!(got.len(), frame.len());
+        assert_eq!(&got, frame);
+    }
+    // Beyond the limit: not relayed, no error.
+    store.relay_event(&"z".repeat(1_000_000)).await.unwrap();
+});
