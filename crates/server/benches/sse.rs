@@ -7,8 +7,10 @@
 //! `WEFT_BENCH_SSE_EVENTS` (24) events on the workflow's topic, `WEFT_BENCH_SSE_SPACING_MS`
 //! (200) apart: ephemeral `collab.cursor` updates whose cursor carries a sequence number and
 //! the send time, and every sixth a durable `collab.comment` whose body carries them. Each
-//! stream reads its frames by hand (no JSON parsing) and records receive time − send time
-//! (one clock, this process's). Meanwhile `WEFT_BENCH_SSE_RPC_LOOPS` (2) loops call
+//! stream is a bare HTTP/1.1 client on a `TcpStream` that reads its frames by hand (no JSON
+//! parsing; the generator shares the server's cores, so it is kept as cheap per delivery as
+//! it can be) and records receive time − send time (one clock, this process's). The CPU time
+//! of the server and of this process during the fan-out is printed per delivery. Meanwhile `WEFT_BENCH_SSE_RPC_LOOPS` (2) loops call
 //! `project.list` back to back; their latency is also taken with the streams idle.
 //!
 //! Printed: the time to open the streams, the server's RSS and high-water mark from
@@ -26,6 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 const PASSWORD: &str = "violet-Tangerine-88-harbour";
@@ -135,6 +139,20 @@ impl Server {
     fn memory(&self) -> Memory {
         Memory::of(&format!("/proc/{}/status", self.child.id()))
     }
+
+    fn cpu(&self) -> Duration {
+        cpu_time(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+/// User plus system CPU time of a process (`/proc/<pid>/stat`, 10 ms ticks).
+fn cpu_time(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap();
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }
 
 impl Drop for Server {
@@ -205,8 +223,8 @@ struct Shared {
     ended: AtomicUsize,
     /// Bench events received, per stream.
     received: Vec<AtomicU32>,
-    /// (event sequence number, latency in µs) of every delivery.
-    deliveries: Mutex<Vec<(u32, u32)>>,
+    /// (event sequence number, latency in µs) of every delivery, per stream.
+    deliveries: Vec<Mutex<Vec<(u32, u32)>>>,
 }
 
 impl Shared {
@@ -289,48 +307,78 @@ fn digits(bytes: &[u8]) -> (Option<u64>, &[u8]) {
 
 /// One stream: open it, count it ready at its first heartbeat (releasing its opening
 /// permit), then record every bench event until the end.
+///
+/// A bare HTTP/1.1 client on a `TcpStream` (request written by hand, response read line by
+/// line: the status line, headers, and the chunked body, whose size lines the SSE parser
+/// passes over), so that the load generator, which shares the server's cores, costs as
+/// little per delivery as it can.
 async fn listen(
     index: usize,
-    http: reqwest::Client,
-    request: (Arc<str>, Arc<str>),
+    request: Arc<StreamRequest>,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) {
-    let (url, token) = request;
-    let response =
-        match http.get(&*url).bearer_auth(&*token).header("accept", "text/event-stream").send().await {
-            Ok(response) if response.status().is_success() => response,
-            _ => {
-                shared.refused.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        };
-    let mut response = response;
+    let refused = || {
+        shared.refused.fetch_add(1, Ordering::Relaxed);
+    };
+    let Ok(mut socket) = TcpStream::connect(request.addr).await else { return refused() };
+    let _ = socket.set_nodelay(true);
+    let head = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
+        request.path,
+        request.addr,
+        request.tokens[index % request.tokens.len()]
+    );
+    if socket.write_all(head.as_bytes()).await.is_err() {
+        return refused();
+    }
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut received = Vec::new();
+    // Until the end of the response head.
+    let body_from = loop {
+        match socket.read(&mut buffer).await {
+            Ok(0) | Err(_) => return refused(),
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+        }
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    if !received.starts_with(b"HTTP/1.1 200") {
+        return refused();
+    }
     let mut permit = Some(permit);
     let mut lines = Lines::default();
+    let mut on_bytes = |bytes: &[u8], lines: &mut Lines| {
+        let now_us = shared.now_us();
+        lines.feed(bytes, |frame| match frame {
+            Frame::Heartbeat => {
+                if permit.take().is_some() {
+                    shared.ready.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Frame::Bench { seq, sent_us } => {
+                shared.received[index].fetch_add(1, Ordering::Relaxed);
+                let latency = now_us.saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32;
+                shared.deliveries[index].lock().unwrap().push((seq, latency));
+            }
+        });
+    };
+    on_bytes(&received[body_from..], &mut lines);
     loop {
-        match response.chunk().await {
-            Ok(Some(bytes)) => {
-                let now_us = shared.now_us();
-                lines.feed(&bytes, |frame| match frame {
-                    Frame::Heartbeat => {
-                        if permit.take().is_some() {
-                            shared.ready.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Frame::Bench { seq, sent_us } => {
-                        shared.received[index].fetch_add(1, Ordering::Relaxed);
-                        let latency = now_us.saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32;
-                        shared.deliveries.lock().unwrap().push((seq, latency));
-                    }
-                });
-            }
-            _ => {
-                shared.ended.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+        match socket.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => on_bytes(&buffer[..n], &mut lines),
         }
     }
+    shared.ended.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What every stream asks for.
+struct StreamRequest {
+    addr: std::net::SocketAddr,
+    path: String,
+    tokens: Vec<Arc<str>>,
 }
 
 /// Calls `project.list` back to back until told to stop; answers (latencies, failures).
@@ -461,17 +509,19 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
         refused: AtomicUsize::new(0),
         ended: AtomicUsize::new(0),
         received: (0..config.connections).map(|_| AtomicU32::new(0)).collect(),
-        deliveries: Mutex::new(Vec::with_capacity(config.connections * config.events)),
+        deliveries: (0..config.connections).map(|_| Mutex::new(Vec::with_capacity(config.events))).collect(),
     });
-    let streams_http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let url: Arc<str> = Arc::from(format!("{}/events?topics=workflow:{workflow_id}", server.base));
+    let request = Arc::new(StreamRequest {
+        addr: server.base.trim_start_matches("http://").parse().unwrap(),
+        path: format!("/events?topics=workflow:{workflow_id}"),
+        tokens,
+    });
     let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
     let opened_at = Instant::now();
     let mut streams = Vec::with_capacity(config.connections);
     for index in 0..config.connections {
         let permit = opening.clone().acquire_owned().await.unwrap();
-        let request = (url.clone(), tokens[index % tokens.len()].clone());
-        streams.push(tokio::spawn(listen(index, streams_http.clone(), request, shared.clone(), permit)));
+        streams.push(tokio::spawn(listen(index, request.clone(), shared.clone(), permit)));
     }
     let deadline = Instant::now() + Duration::from_secs(300);
     while shared.ready.load(Ordering::Relaxed) + shared.refused.load(Ordering::Relaxed) < config.connections {
@@ -497,6 +547,7 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     let mut publish = Vec::with_capacity(config.events);
     let mut publish_failures = 0;
     let fan_out_started = Instant::now();
+    let (server_cpu, client_cpu) = (server.cpu(), cpu_time("/proc/self/stat"));
     for seq in 0..config.events {
         let sent_us = shared.now_us();
         let started = Instant::now();
@@ -533,11 +584,14 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     while Instant::now() < settle && complete() < ready.saturating_sub(shared.ended.load(Ordering::Relaxed)) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let fan_out_wall = fan_out_started.elapsed();
+    let (server_cpu, client_cpu) = (server.cpu() - server_cpu, cpu_time("/proc/self/stat") - client_cpu);
     let rpc_busy = rpc_results(stop, tasks).await;
     let after = server.memory();
     let client = Memory::of("/proc/self/status");
 
-    let deliveries = std::mem::take(&mut *shared.deliveries.lock().unwrap());
+    let deliveries: Vec<(u32, u32)> =
+        shared.deliveries.iter().flat_map(|log| std::mem::take(&mut *log.lock().unwrap())).collect();
     let complete = complete();
     let mut per_event: Vec<Vec<u32>> = vec![Vec::new(); config.events];
     for &(seq, latency) in &deliveries {
@@ -587,6 +641,15 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     println!("  project.list, streams idle       {}", rpc_idle.summary());
     println!("  project.list during the fan-out  {}", rpc_busy.summary());
     println!("  load generator RSS               {} (peak {})", mib(client.rss), mib(client.hwm));
+    let per_delivery = |cpu: Duration| cpu.as_secs_f64() * 1e6 / deliveries.len().max(1) as f64;
+    println!(
+        "  CPU during the fan-out ({:.1?})   server {:.2?} ({:.1} µs per delivery), load generator {:.2?} ({:.1} µs), both incl. the project.list loops",
+        fan_out_wall,
+        server_cpu,
+        per_delivery(server_cpu),
+        client_cpu,
+        per_delivery(client_cpu)
+    );
     println!(
         "  targets: memory ≤ 1 GiB {} ({}), delivery p99 < 100 ms {} ({p99:.1?}), every stream every event {}",
         verdict(peak <= MEMORY_TARGET_KIB),

@@ -119,7 +119,9 @@ both!(relayed_frames_reach_other_listeners_whole_whatever_their_size, |store| as
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         store.relay_event(r#"{"probe":true}"#).await.unwrap();
-        if let Ok(Some(_)) = tokio::time::timeout(std::time::Duration::from_millis(200), received.recv()).await {
+        if let Ok(Some(_)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), received.recv()).await
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the listener never heard a relay");
@@ -135,7 +137,8 @@ both!(relayed_frames_reach_other_listeners_whole_whatever_their_size, |store| as
         store.relay_event(frame).await.unwrap();
     }
     for frame in &frames {
-        let got = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
+        let got =
+            tokio::time::timeout(std::time::Duration::from_secs(5), received.recv()).await.unwrap().unwrap();
         assert_eq!(got.len(), frame.len());
         assert_eq!(&got, frame);
     }
