@@ -10,8 +10,10 @@
 //! stream is a bare HTTP/1.1 client on a `TcpStream` that reads its frames by hand (no JSON
 //! parsing; the generator shares the server's cores, so it is kept as cheap per delivery as
 //! it can be) and records receive time − send time (one clock, this process's). The CPU time
-//! of the server and of this process during the fan-out is printed per delivery. Meanwhile `WEFT_BENCH_SSE_RPC_LOOPS` (2) loops call
-//! `project.list` back to back; their latency is also taken with the streams idle.
+//! of the server and of this process during the fan-out is printed per delivery. Meanwhile
+//! `WEFT_BENCH_SSE_RPC_LOOPS` (2) loops call `project.list` back to back, or
+//! `WEFT_BENCH_SSE_RPC_RATE` calls per second in all when set; their latency is also taken
+//! with the streams idle.
 //!
 //! Printed: the time to open the streams, the server's RSS and high-water mark from
 //! `/proc/<pid>/status` (started, 10,000 idle streams, after the fan-out), delivery latency
@@ -47,6 +49,8 @@ struct Config {
     events: usize,
     spacing: Duration,
     rpc_loops: usize,
+    /// Calls per second of all loops together; 0: back to back.
+    rpc_rate: usize,
     sessions: usize,
 }
 
@@ -57,6 +61,7 @@ impl Config {
             events: env_number("WEFT_BENCH_SSE_EVENTS", 24),
             spacing: Duration::from_millis(env_number("WEFT_BENCH_SSE_SPACING_MS", 200) as u64),
             rpc_loops: env_number("WEFT_BENCH_SSE_RPC_LOOPS", 2),
+            rpc_rate: env_number("WEFT_BENCH_SSE_RPC_RATE", 0),
             sessions: env_number("WEFT_BENCH_SSE_SESSIONS", 10).max(1),
         }
     }
@@ -381,11 +386,22 @@ struct StreamRequest {
     tokens: Vec<Arc<str>>,
 }
 
-/// Calls `project.list` back to back until told to stop; answers (latencies, failures).
-async fn rpc_loop(rpc: Arc<Rpc>, token: String, mut stop: watch::Receiver<bool>) -> (Vec<Duration>, usize) {
+/// Calls `project.list` back to back, or one call per `every`, until told to stop; answers
+/// (latencies, failures).
+async fn rpc_loop(
+    rpc: Arc<Rpc>,
+    token: String,
+    every: Option<Duration>,
+    mut stop: watch::Receiver<bool>,
+) -> (Vec<Duration>, usize) {
     let mut latencies = Vec::new();
     let mut failures = 0;
+    let mut next = Instant::now();
     while !*stop.borrow_and_update() {
+        if let Some(every) = every {
+            tokio::time::sleep_until(next.into()).await;
+            next += every;
+        }
         let started = Instant::now();
         match rpc.call(Some(&token), "project.list", json!({})).await {
             Ok(_) => latencies.push(started.elapsed()),
@@ -404,10 +420,13 @@ async fn rpc_loop(rpc: Arc<Rpc>, token: String, mut stop: watch::Receiver<bool>)
 type RpcLoop = tokio::task::JoinHandle<(Vec<Duration>, usize)>;
 
 /// Runs `loops` JSON-RPC loops until `stop` is sent.
-fn rpc_load(rpc: &Arc<Rpc>, token: &str, loops: usize) -> (watch::Sender<bool>, Vec<RpcLoop>) {
+fn rpc_load(rpc: &Arc<Rpc>, token: &str, config: &Config) -> (watch::Sender<bool>, Vec<RpcLoop>) {
     let (stop, stopped) = watch::channel(false);
-    let tasks =
-        (0..loops).map(|_| tokio::spawn(rpc_loop(rpc.clone(), token.to_owned(), stopped.clone()))).collect();
+    let loops = config.rpc_loops;
+    let every = (config.rpc_rate > 0).then(|| Duration::from_secs_f64(loops as f64 / config.rpc_rate as f64));
+    let tasks = (0..loops)
+        .map(|_| tokio::spawn(rpc_loop(rpc.clone(), token.to_owned(), every, stopped.clone())))
+        .collect();
     (stop, tasks)
 }
 
@@ -538,12 +557,12 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     let idle = server.memory();
 
     // JSON-RPC latency with the streams idle.
-    let (stop, tasks) = rpc_load(&rpc, &token, config.rpc_loops);
+    let (stop, tasks) = rpc_load(&rpc, &token, &config);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rpc_idle = rpc_results(stop, tasks).await;
 
     // The fan-out, with JSON-RPC calls going on.
-    let (stop, tasks) = rpc_load(&rpc, &token, config.rpc_loops);
+    let (stop, tasks) = rpc_load(&rpc, &token, &config);
     let mut publish = Vec::with_capacity(config.events);
     let mut publish_failures = 0;
     let fan_out_started = Instant::now();
