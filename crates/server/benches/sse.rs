@@ -557,12 +557,12 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     let idle = server.memory();
 
     // JSON-RPC latency with the streams idle.
-    let (stop, tasks) = rpc_load(&rpc, &token, &config);
+    let (stop, tasks) = rpc_load(&rpc, &token, config);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rpc_idle = rpc_results(stop, tasks).await;
 
     // The fan-out, with JSON-RPC calls going on.
-    let (stop, tasks) = rpc_load(&rpc, &token, &config);
+    let (stop, tasks) = rpc_load(&rpc, &token, config);
     let mut publish = Vec::with_capacity(config.events);
     let mut publish_failures = 0;
     let fan_out_started = Instant::now();
