@@ -4,10 +4,13 @@
 //! neither does, so a fire runs exactly once however many instances try it and wherever a
 //! process dies.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use weft_core::RunId;
 
@@ -128,11 +131,13 @@ fn new_row(
 }
 
 impl StepTxn {
-    /// Claims a fire for the run this transaction is about to create; `None` when it was
-    /// claimed already (by another instance, or before a crash). Then [`Self::attach_fire`].
+    /// Claims a fire for `run`, the run this transaction is about to create (the fire names
+    /// it at once); `None` when it was claimed already (by another instance, or before a
+    /// crash).
     pub async fn claim_fire(
         &mut self,
         claim: &FireClaim,
+        run: RunId,
         now: DateTime<Utc>,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
         match claim {
@@ -140,11 +145,13 @@ impl StepTxn {
                 let id = uuid::Uuid::now_v7();
                 let mut row = new_row(*trigger_id, key, *fire_at, FireStatus::Started, now);
                 row.id = Set(id);
+                row.run_id = Set(Some(run.0));
                 Ok(insert_fire(&self.txn, row).await?.then_some(id))
             }
             FireClaim::Queued { fire_id } => {
                 let result = trigger_fires::Entity::update_many()
                     .col_expr(trigger_fires::Column::Status, Expr::value(FireStatus::Started.as_str()))
+                    .col_expr(trigger_fires::Column::RunId, Expr::value(Some(run.0)))
                     .filter(trigger_fires::Column::Id.eq(*fire_id))
                     .filter(trigger_fires::Column::Status.eq(FireStatus::Queued.as_str()))
                     .exec(&self.txn)
@@ -155,32 +162,61 @@ impl StepTxn {
         }
     }
 
-    /// Records the run a claimed fire started.
-    pub async fn attach_fire(&mut self, fire_id: uuid::Uuid, run: RunId) -> Result<(), StoreError> {
-        trigger_fires::Entity::update_many()
-            .col_expr(trigger_fires::Column::RunId, Expr::value(Some(run.0)))
-            .filter(trigger_fires::Column::Id.eq(fire_id))
-            .exec(&self.txn)
-            .await
-            .context("failed to attach run to fire")?;
-        Ok(())
-    }
-}
-
-impl Store {
-    /// Records a fire that starts no run now (skipped or queued); `false` when the fire was
-    /// recorded already.
+    /// Records a fire that starts no run now (skipped or queued) in this transaction;
+    /// `false` when the fire was recorded already.
     pub async fn record_fire(
-        &self,
+        &mut self,
         trigger_id: uuid::Uuid,
         key: &str,
         fire_at: DateTime<Utc>,
         status: FireStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        insert_fire(&self.write, new_row(trigger_id, key, fire_at, status, now)).await
+        insert_fire(&self.txn, new_row(trigger_id, key, fire_at, status, now)).await
     }
 
+    /// The triggers that are busy for an overlap policy, in one query: those of `live_of`
+    /// with a run still going that one of their fires started, and those of `queued_of`
+    /// with a queued fire.
+    pub async fn busy_triggers(
+        &mut self,
+        live_of: &[uuid::Uuid],
+        queued_of: &[uuid::Uuid],
+    ) -> Result<HashSet<uuid::Uuid>, StoreError> {
+        if live_of.is_empty() && queued_of.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let live = Condition::all()
+            .add(trigger_fires::Column::TriggerId.is_in(live_of.iter().copied()))
+            .add(trigger_fires::Column::Status.eq(FireStatus::Started.as_str()))
+            .add(trigger_fires::Column::RunId.in_subquery(live_runs()));
+        let queued = Condition::all()
+            .add(trigger_fires::Column::TriggerId.is_in(queued_of.iter().copied()))
+            .add(trigger_fires::Column::Status.eq(FireStatus::Queued.as_str()));
+        let busy: Vec<uuid::Uuid> = trigger_fires::Entity::find()
+            .select_only()
+            .column(trigger_fires::Column::TriggerId)
+            .distinct()
+            .filter(Condition::any().add(live).add(queued))
+            .into_tuple()
+            .all(&self.txn)
+            .await
+            .context("failed to look for busy triggers")?;
+        Ok(busy.into_iter().collect())
+    }
+}
+
+/// The ids of unfinished runs (a subquery served by the index on the runs' status: few
+/// runs are unfinished, however many a trigger has started).
+fn live_runs() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(runs::Column::Id)
+        .from(runs::Entity)
+        .and_where(runs::Column::Status.is_in(RunStatus::LIVE.map(RunStatus::as_str)))
+        .to_owned()
+}
+
+impl Store {
     /// Whether a run started by one of the trigger's fires is still going.
     pub async fn trigger_has_live_run(&self, trigger_id: uuid::Uuid) -> Result<bool, StoreError> {
         let live = trigger_fires::Entity::find()
@@ -188,15 +224,7 @@ impl Store {
             .column(trigger_fires::Column::Id)
             .filter(trigger_fires::Column::TriggerId.eq(trigger_id))
             .filter(trigger_fires::Column::Status.eq(FireStatus::Started.as_str()))
-            .filter(
-                trigger_fires::Column::RunId.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(runs::Column::Id)
-                        .from(runs::Entity)
-                        .and_where(runs::Column::Status.is_not_in(RunStatus::TERMINAL.map(RunStatus::as_str)))
-                        .to_owned(),
-                ),
-            )
+            .filter(trigger_fires::Column::RunId.in_subquery(live_runs()))
             .into_tuple::<uuid::Uuid>()
             .one(&self.read)
             .await

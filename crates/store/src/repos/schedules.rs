@@ -1,7 +1,8 @@
 //! Cron schedules of workflows. The scheduler reads them through one indexed query on
 //! `next_fire_at` (paused and finished schedules have none) and advances each with a
-//! conditional `UPDATE`, so two instances never both move the same schedule on; the fires
-//! themselves are made unique by `trigger_fires` ([`super::fires`]).
+//! conditional `UPDATE` in the transaction that claims its fires, so two instances never
+//! both move the same schedule on; the fires themselves are made unique by `trigger_fires`
+//! ([`super::fires`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -12,9 +13,9 @@ use sea_orm::{
 use weft_core::schedule::{CatchUp, Overlap};
 use weft_core::{ProjectId, ScheduleId, UserId, WorkflowId};
 
-use crate::Store;
 use crate::entities::{schedules, trigger_fires};
 use crate::error::{Context, StoreError};
+use crate::{StepTxn, Store};
 
 /// A schedule: when a workflow runs by itself, with what input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,31 +204,22 @@ impl Store {
             .context("failed to load the earliest fire time")?;
         Ok(earliest.flatten())
     }
+}
 
-    /// Moves schedules on in one transaction (one commit for a whole tick), each only if it
-    /// is still at its expected fire time (another instance may have moved it first, or it was
-    /// changed meanwhile); answers how many moved.
-    pub async fn advance_schedules(&self, advances: &[Advance]) -> Result<u64, StoreError> {
-        if advances.is_empty() {
-            return Ok(0);
-        }
-        // One lock order for every instance: two ticks moving the same schedules wait for
-        // each other instead of deadlocking.
-        let mut ordered = advances.to_vec();
-        ordered.sort_by_key(|advance| advance.id);
-        let txn = self.write.begin().await.context("failed to begin transaction")?;
-        let mut moved = 0;
-        for advance in &ordered {
-            let result = schedules::Entity::update_many()
-                .col_expr(schedules::Column::NextFireAt, Expr::value(advance.next))
-                .filter(schedules::Column::Id.eq(advance.id.0))
-                .filter(schedules::Column::NextFireAt.eq(advance.expected))
-                .exec(&txn)
-                .await
-                .context("failed to advance schedule")?;
-            moved += result.rows_affected;
-        }
-        txn.commit().await.context("failed to commit transaction")?;
-        Ok(moved)
+impl StepTxn {
+    /// Moves a schedule on in this transaction (the one that claims its fires), only if it
+    /// is still at its expected fire time; `false` when it is not (another instance moved it
+    /// first, or it was changed meanwhile): its fires are then not this tick's to fire. On
+    /// PostgreSQL the row stays locked until the commit, so a second instance firing the
+    /// same schedule waits here and then finds it moved.
+    pub async fn advance_schedule(&mut self, advance: &Advance) -> Result<bool, StoreError> {
+        let result = schedules::Entity::update_many()
+            .col_expr(schedules::Column::NextFireAt, Expr::value(advance.next))
+            .filter(schedules::Column::Id.eq(advance.id.0))
+            .filter(schedules::Column::NextFireAt.eq(advance.expected))
+            .exec(&self.txn)
+            .await
+            .context("failed to advance schedule")?;
+        Ok(result.rows_affected == 1)
     }
 }
