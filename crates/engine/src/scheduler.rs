@@ -28,10 +28,10 @@ use tokio_util::sync::CancellationToken;
 use weft_core::cron_expr::CronSchedule;
 use weft_core::schedule::{DuePolicy, Overlap, plan_due};
 use weft_core::{RunId, WorkflowId};
-use weft_store::{Advance, FireClaim, FireStatus, Schedule, StepTxn, time_key};
+use weft_store::{Advance, FireClaim, FireStatus, NewFire, Schedule, time_key};
 
 use crate::plan::Plan;
-use crate::starts::{Started, published, start_in};
+use crate::starts::{create_in, published};
 use crate::{EngineError, Inner, StartRun};
 
 /// Scheduler settings.
@@ -110,13 +110,49 @@ struct DueFires {
 }
 
 /// What one transaction of a tick did.
-#[derive(Default)]
 struct Committed {
-    /// Schedules of the batch it took, from the first.
-    n_schedules: usize,
-    /// Of those, schedules it moved on.
+    /// Schedules it moved on.
     moved: u64,
     outcomes: Vec<FireOutcome>,
+}
+
+/// Fires of one transaction of a tick (whole schedules; one schedule's catch-up may
+/// exceed it): bounds the memory and the write lock a burst holds.
+const MAX_TXN_FIRES: usize = 1024;
+
+/// The fire of `due`'s schedule at `at`: its run's id when it starts one, else held back
+/// by the overlap policy (`busy`: the schedules whose policy holds a new run back), or
+/// skipped for want of a published version.
+fn new_fire(due: &DueFires, at: DateTime<Utc>, busy: &HashSet<uuid::Uuid>) -> NewFire {
+    let schedule = &due.schedule;
+    let trigger_id = schedule.id.0;
+    let held_back = match schedule.overlap {
+        Overlap::AllowConcurrent => None,
+        Overlap::Skip => busy.contains(&trigger_id).then_some(FireStatus::Skipped),
+        Overlap::Queue => busy.contains(&trigger_id).then_some(FireStatus::Queued),
+    };
+    let (status, run_id) = match (held_back, &due.published) {
+        (Some(status), _) => (status, None),
+        (None, Some(_)) => (FireStatus::Started, Some(RunId::new())),
+        (None, None) => {
+            tracing::warn!(schedule = %schedule.id, "the scheduled workflow has no published version: fire skipped");
+            (FireStatus::Skipped, None)
+        }
+    };
+    NewFire { trigger_id, key: time_key(at), fire_at: at, status, run_id }
+}
+
+/// The run of a schedule's fire at `at`.
+fn fire_start(schedule: &Schedule, at: DateTime<Utc>, version: i32) -> StartRun {
+    StartRun {
+        workflow_id: schedule.workflow_id,
+        project_id: schedule.project_id,
+        version,
+        input: fire_input(schedule, at),
+        trigger: "schedule".to_owned(),
+        started_by: schedule.created_by,
+        timeout: None,
+    }
 }
 
 /// The run input of a schedule's fire.
@@ -233,30 +269,35 @@ impl Inner {
     }
 
     /// Fires a tick's batch; answers how many schedules moved on. When a transaction of
-    /// several schedules fails, each of the rest is tried again alone, so one bad schedule
-    /// fails only itself (it stays due).
+    /// several schedules fails, each of its schedules is tried again alone, so one bad
+    /// schedule fails only itself (it stays due).
     async fn fire_batch(
         self: &Arc<Self>,
         batch: &[DueFires],
         report: &mut TickReport,
     ) -> Result<u64, EngineError> {
-        // One lock order for every instance: two ticks firing the same schedules wait for
-        // each other instead of deadlocking.
         let mut batch: Vec<&DueFires> = batch.iter().collect();
         batch.sort_by_key(|due| due.schedule.id);
         let mut moved = 0;
         let mut from = 0;
         while from < batch.len() {
-            match self.fire_in_one_transaction(&batch[from..]).await {
+            // Whole schedules, up to MAX_TXN_FIRES fires (at least one schedule).
+            let mut to = from + 1;
+            let mut n_fires = batch[from].fires.len();
+            while to < batch.len() && n_fires + batch[to].fires.len() <= MAX_TXN_FIRES {
+                n_fires += batch[to].fires.len();
+                to += 1;
+            }
+            let part = &batch[from..to];
+            match self.fire_together(part).await {
                 Ok(committed) => {
-                    from += committed.n_schedules;
                     moved += committed.moved;
                     committed.outcomes.into_iter().for_each(|outcome| report.count(outcome));
                 }
-                Err(err) => {
-                    tracing::warn!(error = %err, schedules = batch.len() - from, "failed to fire schedules together: firing them one by one");
-                    for due in &batch[from..] {
-                        match self.fire_in_one_transaction(std::slice::from_ref(due)).await {
+                Err(err) if part.len() > 1 => {
+                    tracing::warn!(error = %err, schedules = part.len(), "failed to fire schedules together: firing them one by one");
+                    for due in part {
+                        match self.fire_together(std::slice::from_ref(due)).await {
                             Ok(committed) => {
                                 moved += committed.moved;
                                 committed.outcomes.into_iter().for_each(|outcome| report.count(outcome));
@@ -266,50 +307,80 @@ impl Inner {
                             }
                         }
                     }
-                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(schedule = %part[0].schedule.id, error = %err, "failed to fire schedule")
                 }
             }
+            from = to;
         }
         Ok(moved)
     }
 
-    /// Fires schedules of `batch` from the first in one transaction: each is moved on, then its fires are claimed (with their runs, created
-    /// and carried on inline), or recorded as skipped or queued. Stops taking schedules
-    /// once the inline budget is spent (each run may use all of it, as in a group of
-    /// starts).
-    async fn fire_in_one_transaction(
-        self: &Arc<Self>,
-        batch: &[&DueFires],
-    ) -> Result<Committed, EngineError> {
+    /// Fires `batch` (ordered by schedule) in one transaction: moves the schedules on
+    /// (those another instance moved, or changed meanwhile, are not fired), then records
+    /// their fires in rounds, each a few multi-row `INSERT`s: every fire of a schedule that
+    /// allows overlap, and the next fire of the others (whether it runs depends on what
+    /// the one before did). A claimed fire's run is created (its id was in the claim) and
+    /// carried on inline, as far as the transaction's inline budget goes.
+    async fn fire_together(self: &Arc<Self>, batch: &[&DueFires]) -> Result<Committed, EngineError> {
         let mut txn = self.store.begin_steps().await?;
+        let advances: Vec<Advance> = batch.iter().filter_map(|due| due.advance).collect();
+        let moved = txn.advance_schedules(&advances).await?;
+        let batch: Vec<&DueFires> = batch
+            .iter()
+            .copied()
+            .filter(|due| due.advance.is_none() || moved.contains(&due.schedule.id))
+            .collect();
         let ids = |keep: fn(Overlap) -> bool| -> Vec<uuid::Uuid> {
-            let due = batch.iter().filter(|due| !due.fires.is_empty());
-            due.filter(|due| keep(due.schedule.overlap)).map(|due| due.schedule.id.0).collect()
+            let due = batch.iter().filter(|due| !due.fires.is_empty() && keep(due.schedule.overlap));
+            due.map(|due| due.schedule.id.0).collect()
         };
         let live_of = ids(|overlap| overlap != Overlap::AllowConcurrent);
         let queued_of = ids(|overlap| overlap == Overlap::Queue);
         let mut busy = txn.busy_triggers(&live_of, &queued_of).await?;
-        let limit = self.config.inline_steps;
-        let mut spent = 0;
-        let mut committed = Committed::default();
+        let mut budget = self.config.inline_steps;
+        let mut committed = Committed { moved: moved.len() as u64, outcomes: Vec::new() };
         let mut started = Vec::new();
-        for due in batch {
-            if committed.n_schedules > 0 && limit > 0 && spent >= limit {
+        let mut n_taken = vec![0; batch.len()];
+        loop {
+            let mut round = Vec::new();
+            let mut owners = Vec::new();
+            for (i, due) in batch.iter().enumerate() {
+                let rest = &due.fires[n_taken[i]..];
+                let n = if due.schedule.overlap == Overlap::AllowConcurrent {
+                    rest.len()
+                } else {
+                    rest.len().min(1)
+                };
+                for &at in &rest[..n] {
+                    round.push(new_fire(due, at, &busy));
+                    owners.push(*due);
+                }
+                n_taken[i] += n;
+            }
+            if round.is_empty() {
                 break;
             }
-            committed.n_schedules += 1;
-            if let Some(advance) = &due.advance {
-                if !txn.advance_schedule(advance).await? {
-                    continue;
-                }
-                committed.moved += 1;
-            }
-            for &at in &due.fires {
-                let mut budget = limit;
-                let (outcome, run) = self.fire_in(&mut txn, due, at, &mut busy, &mut budget).await?;
-                spent += limit - budget;
+            let inserted = txn.insert_fires(&round, Utc::now()).await?;
+            for ((fire, due), inserted) in round.into_iter().zip(owners).zip(inserted) {
+                let outcome = if !inserted {
+                    FireOutcome::AlreadyClaimed
+                } else if let (Some(run_id), Some((version, plan))) = (fire.run_id, &due.published) {
+                    let start = fire_start(&due.schedule, fire.fire_at, *version);
+                    let run = create_in(self, &mut txn, run_id, &start, plan, &mut budget).await?;
+                    if due.schedule.overlap != Overlap::AllowConcurrent && !run.run.status.is_terminal() {
+                        busy.insert(fire.trigger_id);
+                    }
+                    started.push(run);
+                    FireOutcome::Started(run_id)
+                } else {
+                    if fire.status == FireStatus::Queued {
+                        busy.insert(fire.trigger_id);
+                    }
+                    FireOutcome::Recorded(fire.status)
+                };
                 committed.outcomes.push(outcome);
-                started.extend(run);
             }
         }
         txn.commit().await?;
@@ -317,58 +388,6 @@ impl Inner {
             published(self, Some(run));
         }
         Ok(committed)
-    }
-
-    /// Fires `due`'s schedule at `at` in `txn`, once: its run starts (claimed with it), or
-    /// the fire is recorded as skipped or queued by the overlap policy. `busy` holds the
-    /// schedules whose overlap policy holds back a new run, and gains this one when its
-    /// run goes on after the transaction.
-    async fn fire_in(
-        &self,
-        txn: &mut StepTxn,
-        due: &DueFires,
-        at: DateTime<Utc>,
-        busy: &mut HashSet<uuid::Uuid>,
-        budget: &mut usize,
-    ) -> Result<(FireOutcome, Option<Started>), EngineError> {
-        let schedule = &due.schedule;
-        let trigger_id = schedule.id.0;
-        let key = time_key(at);
-        let held_back = match schedule.overlap {
-            Overlap::AllowConcurrent => None,
-            Overlap::Skip => busy.contains(&trigger_id).then_some(FireStatus::Skipped),
-            Overlap::Queue => busy.contains(&trigger_id).then_some(FireStatus::Queued),
-        };
-        let published = if held_back.is_some() { None } else { due.published.as_ref() };
-        let Some((version, plan)) = published else {
-            let status = held_back.unwrap_or_else(|| {
-                tracing::warn!(schedule = %schedule.id, "the scheduled workflow has no published version: fire skipped");
-                FireStatus::Skipped
-            });
-            if status == FireStatus::Queued {
-                busy.insert(trigger_id);
-            }
-            let recorded = txn.record_fire(trigger_id, &key, at, status, Utc::now()).await?;
-            let outcome = if recorded { FireOutcome::Recorded(status) } else { FireOutcome::AlreadyClaimed };
-            return Ok((outcome, None));
-        };
-        let start = StartRun {
-            workflow_id: schedule.workflow_id,
-            project_id: schedule.project_id,
-            version: *version,
-            input: fire_input(schedule, at),
-            trigger: "schedule".to_owned(),
-            started_by: schedule.created_by,
-            timeout: None,
-        };
-        let claim = FireClaim::New { trigger_id, key, fire_at: at };
-        let Some(started) = start_in(self, txn, &start, plan, Some(&claim), budget).await? else {
-            return Ok((FireOutcome::AlreadyClaimed, None));
-        };
-        if schedule.overlap != Overlap::AllowConcurrent && !started.run.status.is_terminal() {
-            busy.insert(trigger_id);
-        }
-        Ok((FireOutcome::Started(started.run.id), Some(started)))
     }
 
     /// Fires `schedule` at `at`, once, without moving it on (what a tick cut short by a
@@ -380,7 +399,7 @@ impl Inner {
     ) -> Result<FireOutcome, EngineError> {
         let published = self.published_plan(schedule.workflow_id).await?;
         let due = DueFires { schedule: schedule.clone(), fires: vec![at], advance: None, published };
-        let committed = self.fire_in_one_transaction(&[&due]).await?;
+        let committed = self.fire_together(&[&due]).await?;
         committed
             .outcomes
             .into_iter()
@@ -399,15 +418,7 @@ impl Inner {
         else {
             return Ok(());
         };
-        let start = StartRun {
-            workflow_id: schedule.workflow_id,
-            project_id: schedule.project_id,
-            version,
-            input: fire_input(schedule, fire.fire_at),
-            trigger: "schedule".to_owned(),
-            started_by: schedule.created_by,
-            timeout: None,
-        };
+        let start = fire_start(schedule, fire.fire_at, version);
         self.start_claimed(start, Some(FireClaim::Queued { fire_id: fire.id })).await?;
         Ok(())
     }

@@ -133,16 +133,6 @@ async fn start_alone(inner: &Arc<Inner>, request: StartRequest) {
     }
 }
 
-/// Starts a request's run in `txn` (see [`start_in`]).
-async fn start(
-    inner: &Inner,
-    txn: &mut StepTxn,
-    request: &StartRequest,
-    budget: &mut usize,
-) -> Result<Option<Started>, EngineError> {
-    start_in(inner, txn, &request.start, &request.plan, request.claim.as_ref(), budget).await
-}
-
 /// Publishes what a committed start recorded; answers its run.
 pub(crate) fn published(inner: &Inner, started: Option<Started>) -> Option<Run> {
     let started = started?;
@@ -150,25 +140,36 @@ pub(crate) fn published(inner: &Inner, started: Option<Started>) -> Option<Run> 
     Some(started.run)
 }
 
-/// Creates the run in `txn` and runs its pure steps inline; answers the run as it is then,
-/// or nothing when its fire was claimed already. The scheduler starts the runs of a tick
-/// in its own transaction with this.
-pub(crate) async fn start_in(
+/// Claims a request's fire, if it has one, and creates its run in `txn`; nothing when the
+/// fire was claimed already.
+async fn start(
     inner: &Inner,
     txn: &mut StepTxn,
-    start: &StartRun,
-    plan: &Plan,
-    claim: Option<&FireClaim>,
+    request: &StartRequest,
     budget: &mut usize,
 ) -> Result<Option<Started>, EngineError> {
-    let entry = plan.entry().ok_or(EngineError::NoEntry)?;
-    let now = Utc::now();
     let run_id = RunId::new();
-    if let Some(claim) = claim
-        && txn.claim_fire(claim, run_id, now).await?.is_none()
+    if let Some(claim) = &request.claim
+        && txn.claim_fire(claim, run_id, Utc::now()).await?.is_none()
     {
         return Ok(None);
     }
+    create_in(inner, txn, run_id, &request.start, &request.plan, budget).await.map(Some)
+}
+
+/// Creates the run `run_id` in `txn` and runs its pure steps inline, as far as `budget`
+/// goes; answers the run as it is then. Its fire, if it has one, is claimed already (the
+/// scheduler claims a tick's fires together).
+pub(crate) async fn create_in(
+    inner: &Inner,
+    txn: &mut StepTxn,
+    run_id: RunId,
+    start: &StartRun,
+    plan: &Plan,
+    budget: &mut usize,
+) -> Result<Started, EngineError> {
+    let entry = plan.entry().ok_or(EngineError::NoEntry)?;
+    let now = Utc::now();
     let new = NewRun {
         workflow_id: start.workflow_id,
         project_id: start.project_id,
@@ -186,5 +187,5 @@ pub(crate) async fn start_in(
     let mut events = Vec::new();
     let left_ready = carry_on(inner, txn, plan, &run, fired, &mut events, true, budget).await?;
     let run = txn.lock_run(run.id).await?.unwrap_or(run);
-    Ok(Some(Started { run, events, left_ready }))
+    Ok(Started { run, events, left_ready })
 }

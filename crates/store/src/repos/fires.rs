@@ -10,12 +10,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use weft_core::RunId;
 
 use super::runs::RunStatus;
-use super::split_page;
+use super::{BATCH_ROWS, chunks_of, split_page};
 use crate::entities::{runs, trigger_fires};
 use crate::error::{Context, StoreError};
 use crate::{Page, StepTxn, Store};
@@ -96,16 +96,34 @@ pub fn time_key(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A fire recorded in a batch ([`StepTxn::insert_fires`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFire {
+    /// The schedule or event trigger.
+    pub trigger_id: uuid::Uuid,
+    /// Unique per trigger.
+    pub key: String,
+    /// When it is due.
+    pub fire_at: DateTime<Utc>,
+    /// `Started` with the run it starts, or held back (skipped, queued).
+    pub status: FireStatus,
+    /// The run the transaction creates for it (claimed with it).
+    pub run_id: Option<RunId>,
+}
+
+/// A trigger's fire is recorded once per key.
+fn on_key() -> OnConflict {
+    OnConflict::columns([trigger_fires::Column::TriggerId, trigger_fires::Column::FireKey])
+        .do_nothing()
+        .to_owned()
+}
+
 async fn insert_fire<C: ConnectionTrait>(
     conn: &C,
     row: trigger_fires::ActiveModel,
 ) -> Result<bool, StoreError> {
     let result = trigger_fires::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([trigger_fires::Column::TriggerId, trigger_fires::Column::FireKey])
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(on_key())
         .exec_without_returning(conn)
         .await
         .context("failed to record fire")?;
@@ -162,17 +180,33 @@ impl StepTxn {
         }
     }
 
-    /// Records a fire that starts no run now (skipped or queued) in this transaction;
-    /// `false` when the fire was recorded already.
-    pub async fn record_fire(
+    /// Records fires in a few multi-row statements, each with the run it starts in this
+    /// transaction (a claim) or none; answers for each whether it is new. `false`: that
+    /// trigger's fire with that key was recorded already (by another instance, or before a
+    /// crash), so its run is not this transaction's to create.
+    pub async fn insert_fires(
         &mut self,
-        trigger_id: uuid::Uuid,
-        key: &str,
-        fire_at: DateTime<Utc>,
-        status: FireStatus,
+        fires: &[NewFire],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        insert_fire(&self.txn, new_row(trigger_id, key, fire_at, status, now)).await
+    ) -> Result<Vec<bool>, StoreError> {
+        let rows: Vec<trigger_fires::ActiveModel> = fires
+            .iter()
+            .map(|fire| {
+                let mut row = new_row(fire.trigger_id, &fire.key, fire.fire_at, fire.status, now);
+                row.run_id = Set(fire.run_id.map(|run| run.0));
+                row
+            })
+            .collect();
+        let mut inserted = HashSet::new();
+        for chunk in chunks_of(&rows, &BATCH_ROWS) {
+            let mut insert =
+                trigger_fires::Entity::insert_many(chunk.iter().cloned()).on_conflict(on_key()).into_query();
+            insert.returning_col(trigger_fires::Column::Id);
+            for row in self.txn.query_all(&insert).await.context("failed to record fires")? {
+                inserted.insert(row.try_get::<uuid::Uuid>("", "id").context("failed to read a fire id")?);
+            }
+        }
+        Ok(rows.iter().map(|row| row.id.try_as_ref().is_some_and(|id| inserted.contains(id))).collect())
     }
 
     /// The triggers that are busy for an overlap policy, in one query: those of `live_of`
@@ -183,21 +217,32 @@ impl StepTxn {
         live_of: &[uuid::Uuid],
         queued_of: &[uuid::Uuid],
     ) -> Result<HashSet<uuid::Uuid>, StoreError> {
-        if live_of.is_empty() && queued_of.is_empty() {
+        // An empty `IN` would be an always-false term, and SQLite then scans every fire
+        // rather than searching the others' keys: only the terms with triggers are added.
+        let mut busy = Condition::any();
+        if !live_of.is_empty() {
+            busy = busy.add(
+                Condition::all()
+                    .add(trigger_fires::Column::TriggerId.is_in(live_of.iter().copied()))
+                    .add(trigger_fires::Column::Status.eq(FireStatus::Started.as_str()))
+                    .add(trigger_fires::Column::RunId.in_subquery(live_runs())),
+            );
+        }
+        if !queued_of.is_empty() {
+            busy = busy.add(
+                Condition::all()
+                    .add(trigger_fires::Column::TriggerId.is_in(queued_of.iter().copied()))
+                    .add(trigger_fires::Column::Status.eq(FireStatus::Queued.as_str())),
+            );
+        }
+        if busy.is_empty() {
             return Ok(HashSet::new());
         }
-        let live = Condition::all()
-            .add(trigger_fires::Column::TriggerId.is_in(live_of.iter().copied()))
-            .add(trigger_fires::Column::Status.eq(FireStatus::Started.as_str()))
-            .add(trigger_fires::Column::RunId.in_subquery(live_runs()));
-        let queued = Condition::all()
-            .add(trigger_fires::Column::TriggerId.is_in(queued_of.iter().copied()))
-            .add(trigger_fires::Column::Status.eq(FireStatus::Queued.as_str()));
         let busy: Vec<uuid::Uuid> = trigger_fires::Entity::find()
             .select_only()
             .column(trigger_fires::Column::TriggerId)
             .distinct()
-            .filter(Condition::any().add(live).add(queued))
+            .filter(busy)
             .into_tuple()
             .all(&self.txn)
             .await
