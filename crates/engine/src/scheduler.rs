@@ -3,20 +3,24 @@
 //! Every process that runs workers runs one scheduler loop. It sleeps until the earliest
 //! `next_fire_at` of all schedules (one indexed `MIN`), or until a schedule changes on this
 //! process ([`crate::Engine::schedules_changed`]), or at most `max_sleep` (changes made on
-//! other instances); it never scans every schedule. A tick loads the due schedules (one
-//! indexed query), plans each one's due fire times with its catch-up policy
-//! (`weft_core::schedule::plan_due`), and fires them all in one transaction (a few when
-//! their runs' inline steps exceed the budget): per schedule a conditional `UPDATE` that
-//! moves it on, then its fires, each claimed with its run; the overlap policies' question
-//! (is a run of the schedule still going, is a fire queued) is one query per transaction.
-//! SQLite has one writer, so a burst of simultaneous fires costs one commit, not one per
-//! fire and one per schedule.
+//! other instances); it never scans every schedule. A fire time within reach is prepared
+//! `PREPARE_AHEAD` before it: the due schedules are loaded (one indexed query), each one's
+//! fire times planned with its catch-up policy (`weft_core::schedule::plan_due`) and its
+//! workflow's plan found, so that at the fire time only the transaction is left. A tick
+//! fires its schedules together in one transaction (whole schedules, up to
+//! `MAX_TXN_FIRES` fires): the schedules are moved on (a multi-row conditional
+//! `UPDATE`), the overlap policies' question (is a run of the schedule still going, is a
+//! fire queued) is one query, and the fires are recorded with multi-row `INSERT`s, each
+//! claim naming the run created after it in the same transaction. SQLite has one writer,
+//! so a burst of simultaneous fires costs a handful of statements and one commit.
 //!
 //! Exactly once: a fire is claimed in `trigger_fires` (unique per schedule and fire time)
 //! in the transaction that creates its run and moves its schedule on. Two instances
 //! planning the same fire find the schedule moved (the second waits for the first's row
 //! lock on PostgreSQL) or the claim taken, and start nothing; an instance that died in the
-//! middle of a tick committed all of a schedule's part of it or none.
+//! middle of a tick committed all of a schedule's part of it or none. A schedule changed
+//! between its loading and its transaction is not at its expected fire time any more, so
+//! it is not fired from what was loaded.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -116,6 +120,9 @@ struct Committed {
     outcomes: Vec<FireOutcome>,
 }
 
+/// How long before a fire time the scheduler loads what it will fire.
+const PREPARE_AHEAD: Duration = Duration::from_millis(100);
+
 /// Fires of one transaction of a tick (whole schedules; one schedule's catch-up may
 /// exceed it): bounds the memory and the write lock a burst holds.
 const MAX_TXN_FIRES: usize = 1024;
@@ -174,20 +181,46 @@ impl Inner {
             if let Err(err) = self.schedule_tick(Utc::now()).await {
                 tracing::warn!(error = %err, "scheduler tick failed");
             }
-            let sleep = match self.store.earliest_fire().await {
-                Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(config.max_sleep),
-                Ok(None) => config.max_sleep,
+            let next = match self.store.earliest_fire().await {
+                Ok(next) => next,
                 Err(err) => {
                     tracing::warn!(error = %err, "scheduler could not read the next fire time");
-                    config.max_sleep
+                    None
                 }
+            };
+            let until_next = next.map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            // A fire time within the sleep is prepared a little ahead and fired on time.
+            let (sleep, prepare) = match (next, until_next) {
+                (Some(at), Some(until)) if until <= config.max_sleep => {
+                    (until.saturating_sub(PREPARE_AHEAD), Some(at))
+                }
+                _ => (config.max_sleep, None),
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(sleep) => {}
+                _ = tokio::time::sleep(sleep) => {
+                    if let Some(at) = prepare
+                        && let Err(err) = self.prepared_tick(at).await
+                    {
+                        tracing::warn!(error = %err, "scheduler tick failed");
+                    }
+                }
                 _ = self.schedules_changed.notified() => {}
             }
         }
+    }
+
+    /// The tick of fire time `at`, prepared before it: the due schedules, their fire times
+    /// and their workflows' plans are loaded ahead, so that at `at` only the transaction is
+    /// left. A schedule changed meanwhile is not fired (the transaction moves each on only
+    /// from the fire time it was loaded at); the next tick sees it as it is now.
+    async fn prepared_tick(self: &Arc<Self>, at: DateTime<Utc>) -> Result<(), EngineError> {
+        let (batch, _) = self.due_batch(at).await?;
+        if let Ok(until) = (at - Utc::now()).to_std() {
+            tokio::time::sleep(until).await;
+        }
+        self.fire_batch(&batch, &mut TickReport::default()).await?;
+        Ok(())
     }
 
     /// Fires every schedule due at `now` and moves each on, all in as few transactions as
@@ -196,40 +229,46 @@ impl Inner {
         self: &Arc<Self>,
         now: DateTime<Utc>,
     ) -> Result<TickReport, EngineError> {
-        let config = &self.config.schedules;
         let mut report = TickReport::default();
         loop {
-            let due = self.store.due_schedules(now, config.batch).await?;
-            let n_due = due.len();
-            // The published version of each workflow, read once per tick.
-            let mut published: HashMap<WorkflowId, Option<Published>> = HashMap::new();
-            let mut batch = Vec::with_capacity(n_due);
-            for schedule in due {
-                let Some(next_fire_at) = schedule.next_fire_at else { continue };
-                let version = match published.entry(schedule.workflow_id) {
-                    Entry::Occupied(entry) => entry.get().clone(),
-                    Entry::Vacant(entry) => {
-                        let version = match self.published_plan(schedule.workflow_id).await {
-                            Ok(version) => Some(version),
-                            Err(err) => {
-                                tracing::warn!(workflow = %schedule.workflow_id, error = %err, "failed to load the published version of a scheduled workflow");
-                                None
-                            }
-                        };
-                        entry.insert(version).clone()
-                    }
-                };
-                // Left due when its version could not be read: tried again next tick.
-                let Some(published) = version else { continue };
-                let (fires, next) = self.due_fires(&schedule, next_fire_at, now);
-                let advance = Some(Advance { id: schedule.id, expected: next_fire_at, next });
-                batch.push(DueFires { schedule, fires, advance, published });
-            }
+            let (batch, n_due) = self.due_batch(now).await?;
             let moved = self.fire_batch(&batch, &mut report).await?;
-            if (n_due as u64) < config.batch || moved == 0 {
+            if (n_due as u64) < self.config.schedules.batch || moved == 0 {
                 return Ok(report);
             }
         }
+    }
+
+    /// The schedules due at `now` (at most a batch; answers how many were loaded) with
+    /// their fire times and plans.
+    async fn due_batch(&self, now: DateTime<Utc>) -> Result<(Vec<DueFires>, usize), EngineError> {
+        let due = self.store.due_schedules(now, self.config.schedules.batch).await?;
+        let n_due = due.len();
+        // The published version of each workflow, read once per tick.
+        let mut published: HashMap<WorkflowId, Option<Published>> = HashMap::new();
+        let mut batch = Vec::with_capacity(n_due);
+        for schedule in due {
+            let Some(next_fire_at) = schedule.next_fire_at else { continue };
+            let version = match published.entry(schedule.workflow_id) {
+                Entry::Occupied(entry) => entry.get().clone(),
+                Entry::Vacant(entry) => {
+                    let version = match self.published_plan(schedule.workflow_id).await {
+                        Ok(version) => Some(version),
+                        Err(err) => {
+                            tracing::warn!(workflow = %schedule.workflow_id, error = %err, "failed to load the published version of a scheduled workflow");
+                            None
+                        }
+                    };
+                    entry.insert(version).clone()
+                }
+            };
+            // Left due when its version could not be read: tried again next tick.
+            let Some(published) = version else { continue };
+            let (fires, next) = self.due_fires(&schedule, next_fire_at, now);
+            let advance = Some(Advance { id: schedule.id, expected: next_fire_at, next });
+            batch.push(DueFires { schedule, fires, advance, published });
+        }
+        Ok((batch, n_due))
     }
 
     /// The workflow's published version and its plan.

@@ -56,5 +56,5 @@ pub(crate) fn chunks_of<'a, T>(rows: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
 
 /// Chunk sizes of the scheduler's multi-row statements: a chunk of 64 rows stays below
 /// 12 KiB on PostgreSQL (see `fresh::PG_STATEMENT_BYTES`), so it never waits for a
-/// delayed ACK.
-pub(crate) const BATCH_ROWS: [usize; 4] = [64, 16, 4, 1];
+/// delayed ACK; powers of two make any count a few chunks (100 = 64 + 32 + 4).
+pub(crate) const BATCH_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
