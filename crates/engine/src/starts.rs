@@ -12,6 +12,7 @@ use std::sync::{Arc, Weak};
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
+use weft_core::RunId;
 use weft_events::WeftEvent;
 use weft_store::{FireClaim, NewRun, Run, StepTxn};
 
@@ -33,8 +34,8 @@ pub(crate) struct StartRequest {
 }
 
 /// What starting one run recorded, published once the transaction commits.
-struct Started {
-    run: Run,
+pub(crate) struct Started {
+    pub(crate) run: Run,
     events: Vec<WeftEvent>,
     left_ready: bool,
 }
@@ -73,7 +74,7 @@ async fn start_group(inner: Arc<Inner>, group: Vec<StartRequest>) {
             while taken.len() < MAX_GROUP && (spent < limit || taken.is_empty() || limit == 0) {
                 let Some(request) = pending.next() else { break };
                 let mut budget = limit;
-                let result = start_one(inner, &mut txn, &request, &mut budget).await;
+                let result = start(inner, &mut txn, &request, &mut budget).await;
                 spent += limit - budget;
                 taken.push(request);
                 started.push(result?);
@@ -117,7 +118,7 @@ async fn start_alone(inner: &Arc<Inner>, request: StartRequest) {
     let outcome = async {
         let mut txn = inner.store.begin_steps().await?;
         let mut budget = inner.config.inline_steps;
-        let started = start_one(inner, &mut txn, &request, &mut budget).await?;
+        let started = start(inner, &mut txn, &request, &mut budget).await?;
         txn.commit().await?;
         Ok::<_, EngineError>(started)
     }
@@ -133,31 +134,42 @@ async fn start_alone(inner: &Arc<Inner>, request: StartRequest) {
 }
 
 /// Publishes what a committed start recorded; answers its run.
-fn published(inner: &Inner, started: Option<Started>) -> Option<Run> {
+pub(crate) fn published(inner: &Inner, started: Option<Started>) -> Option<Run> {
     let started = started?;
     inner.after_commit(&started.run, started.events, started.left_ready);
     Some(started.run)
 }
 
-/// Creates the run in `txn` and runs its pure steps inline; answers the run as it is then,
-/// or nothing when its fire was claimed already.
-async fn start_one(
+/// Claims a request's fire, if it has one, and creates its run in `txn`; nothing when the
+/// fire was claimed already.
+async fn start(
     inner: &Inner,
     txn: &mut StepTxn,
     request: &StartRequest,
     budget: &mut usize,
 ) -> Result<Option<Started>, EngineError> {
-    let plan = &request.plan;
-    let start = &request.start;
+    let run_id = RunId::new();
+    if let Some(claim) = &request.claim
+        && txn.claim_fire(claim, run_id, Utc::now()).await?.is_none()
+    {
+        return Ok(None);
+    }
+    create_in(inner, txn, run_id, &request.start, &request.plan, budget).await.map(Some)
+}
+
+/// Creates the run `run_id` in `txn` and runs its pure steps inline, as far as `budget`
+/// goes; answers the run as it is then. Its fire, if it has one, is claimed already (the
+/// scheduler claims a tick's fires together).
+pub(crate) async fn create_in(
+    inner: &Inner,
+    txn: &mut StepTxn,
+    run_id: RunId,
+    start: &StartRun,
+    plan: &Plan,
+    budget: &mut usize,
+) -> Result<Started, EngineError> {
     let entry = plan.entry().ok_or(EngineError::NoEntry)?;
     let now = Utc::now();
-    let fire = match &request.claim {
-        Some(claim) => match txn.claim_fire(claim, now).await? {
-            Some(fire) => Some(fire),
-            None => return Ok(None),
-        },
-        None => None,
-    };
     let new = NewRun {
         workflow_id: start.workflow_id,
         project_id: start.project_id,
@@ -170,13 +182,10 @@ async fn start_one(
         deadline_at: start.timeout.and_then(|t| chrono::Duration::from_std(t).ok()).map(|t| now + t),
         entry_node: plan.nodes[entry].id.as_str().to_owned(),
     };
-    let (run, entry_step) = txn.create_run(new, now).await?;
-    if let Some(fire) = fire {
-        txn.attach_fire(fire, run.id).await?;
-    }
+    let (run, entry_step) = txn.create_run_as(run_id, new, now).await?;
     let fired = Fired { ready: vec![Ready { node: entry, step: entry_step }], ..Fired::default() };
     let mut events = Vec::new();
     let left_ready = carry_on(inner, txn, plan, &run, fired, &mut events, true, budget).await?;
     let run = txn.lock_run(run.id).await?.unwrap_or(run);
-    Ok(Some(Started { run, events, left_ready }))
+    Ok(Started { run, events, left_ready })
 }

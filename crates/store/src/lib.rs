@@ -24,7 +24,7 @@ pub use repos::collab::{Comment, CommentRefusal, NewComment, Presence, PresenceU
 pub use repos::credentials::{Credential, CredentialChanges, CredentialKind, NewCredential};
 pub use repos::event_log::{EventRow, EventSignal, NewEventRow};
 pub use repos::event_triggers::EventTrigger;
-pub use repos::fires::{Fire, FireClaim, FireStatus, time_key};
+pub use repos::fires::{Fire, FireClaim, FireStatus, NewFire, time_key};
 pub use repos::invitations::{InvitationAnswer, InviteRefusal, NewInvitation};
 pub use repos::notifications::{NewNotification, Notification};
 pub use repos::projects::{MemberChange, ProjectQuery};

@@ -4,15 +4,18 @@
 //! neither does, so a fire runs exactly once however many instances try it and wherever a
 //! process dies.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use weft_core::RunId;
 
 use super::runs::RunStatus;
-use super::split_page;
+use super::{BATCH_ROWS, chunks_of, split_page};
 use crate::entities::{runs, trigger_fires};
 use crate::error::{Context, StoreError};
 use crate::{Page, StepTxn, Store};
@@ -93,16 +96,34 @@ pub fn time_key(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A fire recorded in a batch ([`StepTxn::insert_fires`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFire {
+    /// The schedule or event trigger.
+    pub trigger_id: uuid::Uuid,
+    /// Unique per trigger.
+    pub key: String,
+    /// When it is due.
+    pub fire_at: DateTime<Utc>,
+    /// `Started` with the run it starts, or held back (skipped, queued).
+    pub status: FireStatus,
+    /// The run the transaction creates for it (claimed with it).
+    pub run_id: Option<RunId>,
+}
+
+/// A trigger's fire is recorded once per key.
+fn on_key() -> OnConflict {
+    OnConflict::columns([trigger_fires::Column::TriggerId, trigger_fires::Column::FireKey])
+        .do_nothing()
+        .to_owned()
+}
+
 async fn insert_fire<C: ConnectionTrait>(
     conn: &C,
     row: trigger_fires::ActiveModel,
 ) -> Result<bool, StoreError> {
     let result = trigger_fires::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([trigger_fires::Column::TriggerId, trigger_fires::Column::FireKey])
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(on_key())
         .exec_without_returning(conn)
         .await
         .context("failed to record fire")?;
@@ -128,11 +149,13 @@ fn new_row(
 }
 
 impl StepTxn {
-    /// Claims a fire for the run this transaction is about to create; `None` when it was
-    /// claimed already (by another instance, or before a crash). Then [`Self::attach_fire`].
+    /// Claims a fire for `run`, the run this transaction is about to create (the fire names
+    /// it at once); `None` when it was claimed already (by another instance, or before a
+    /// crash).
     pub async fn claim_fire(
         &mut self,
         claim: &FireClaim,
+        run: RunId,
         now: DateTime<Utc>,
     ) -> Result<Option<uuid::Uuid>, StoreError> {
         match claim {
@@ -140,11 +163,13 @@ impl StepTxn {
                 let id = uuid::Uuid::now_v7();
                 let mut row = new_row(*trigger_id, key, *fire_at, FireStatus::Started, now);
                 row.id = Set(id);
+                row.run_id = Set(Some(run.0));
                 Ok(insert_fire(&self.txn, row).await?.then_some(id))
             }
             FireClaim::Queued { fire_id } => {
                 let result = trigger_fires::Entity::update_many()
                     .col_expr(trigger_fires::Column::Status, Expr::value(FireStatus::Started.as_str()))
+                    .col_expr(trigger_fires::Column::RunId, Expr::value(Some(run.0)))
                     .filter(trigger_fires::Column::Id.eq(*fire_id))
                     .filter(trigger_fires::Column::Status.eq(FireStatus::Queued.as_str()))
                     .exec(&self.txn)
@@ -155,32 +180,88 @@ impl StepTxn {
         }
     }
 
-    /// Records the run a claimed fire started.
-    pub async fn attach_fire(&mut self, fire_id: uuid::Uuid, run: RunId) -> Result<(), StoreError> {
-        trigger_fires::Entity::update_many()
-            .col_expr(trigger_fires::Column::RunId, Expr::value(Some(run.0)))
-            .filter(trigger_fires::Column::Id.eq(fire_id))
-            .exec(&self.txn)
+    /// Records fires in a few multi-row statements, each with the run it starts in this
+    /// transaction (a claim) or none; answers for each whether it is new. `false`: that
+    /// trigger's fire with that key was recorded already (by another instance, or before a
+    /// crash), so its run is not this transaction's to create.
+    pub async fn insert_fires(
+        &mut self,
+        fires: &[NewFire],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let rows: Vec<trigger_fires::ActiveModel> = fires
+            .iter()
+            .map(|fire| {
+                let mut row = new_row(fire.trigger_id, &fire.key, fire.fire_at, fire.status, now);
+                row.run_id = Set(fire.run_id.map(|run| run.0));
+                row
+            })
+            .collect();
+        let mut inserted = HashSet::new();
+        for chunk in chunks_of(&rows, &BATCH_ROWS) {
+            let mut insert =
+                trigger_fires::Entity::insert_many(chunk.iter().cloned()).on_conflict(on_key()).into_query();
+            insert.returning_col(trigger_fires::Column::Id);
+            for row in self.txn.query_all(&insert).await.context("failed to record fires")? {
+                inserted.insert(row.try_get::<uuid::Uuid>("", "id").context("failed to read a fire id")?);
+            }
+        }
+        Ok(rows.iter().map(|row| row.id.try_as_ref().is_some_and(|id| inserted.contains(id))).collect())
+    }
+
+    /// The triggers that are busy for an overlap policy, in one query: those of `live_of`
+    /// with a run still going that one of their fires started, and those of `queued_of`
+    /// with a queued fire.
+    pub async fn busy_triggers(
+        &mut self,
+        live_of: &[uuid::Uuid],
+        queued_of: &[uuid::Uuid],
+    ) -> Result<HashSet<uuid::Uuid>, StoreError> {
+        // An empty `IN` would be an always-false term, and SQLite then scans every fire
+        // rather than searching the others' keys: only the terms with triggers are added.
+        let mut busy = Condition::any();
+        if !live_of.is_empty() {
+            busy = busy.add(
+                Condition::all()
+                    .add(trigger_fires::Column::TriggerId.is_in(live_of.iter().copied()))
+                    .add(trigger_fires::Column::Status.eq(FireStatus::Started.as_str()))
+                    .add(trigger_fires::Column::RunId.in_subquery(live_runs())),
+            );
+        }
+        if !queued_of.is_empty() {
+            busy = busy.add(
+                Condition::all()
+                    .add(trigger_fires::Column::TriggerId.is_in(queued_of.iter().copied()))
+                    .add(trigger_fires::Column::Status.eq(FireStatus::Queued.as_str())),
+            );
+        }
+        if busy.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let busy: Vec<uuid::Uuid> = trigger_fires::Entity::find()
+            .select_only()
+            .column(trigger_fires::Column::TriggerId)
+            .distinct()
+            .filter(busy)
+            .into_tuple()
+            .all(&self.txn)
             .await
-            .context("failed to attach run to fire")?;
-        Ok(())
+            .context("failed to look for busy triggers")?;
+        Ok(busy.into_iter().collect())
     }
 }
 
-impl Store {
-    /// Records a fire that starts no run now (skipped or queued); `false` when the fire was
-    /// recorded already.
-    pub async fn record_fire(
-        &self,
-        trigger_id: uuid::Uuid,
-        key: &str,
-        fire_at: DateTime<Utc>,
-        status: FireStatus,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        insert_fire(&self.write, new_row(trigger_id, key, fire_at, status, now)).await
-    }
+/// The ids of unfinished runs (a subquery served by the index on the runs' status: few
+/// runs are unfinished, however many a trigger has started).
+fn live_runs() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(runs::Column::Id)
+        .from(runs::Entity)
+        .and_where(runs::Column::Status.is_in(RunStatus::LIVE.map(RunStatus::as_str)))
+        .to_owned()
+}
 
+impl Store {
     /// Whether a run started by one of the trigger's fires is still going.
     pub async fn trigger_has_live_run(&self, trigger_id: uuid::Uuid) -> Result<bool, StoreError> {
         let live = trigger_fires::Entity::find()
@@ -188,15 +269,7 @@ impl Store {
             .column(trigger_fires::Column::Id)
             .filter(trigger_fires::Column::TriggerId.eq(trigger_id))
             .filter(trigger_fires::Column::Status.eq(FireStatus::Started.as_str()))
-            .filter(
-                trigger_fires::Column::RunId.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(runs::Column::Id)
-                        .from(runs::Entity)
-                        .and_where(runs::Column::Status.is_not_in(RunStatus::TERMINAL.map(RunStatus::as_str)))
-                        .to_owned(),
-                ),
-            )
+            .filter(trigger_fires::Column::RunId.in_subquery(live_runs()))
             .into_tuple::<uuid::Uuid>()
             .one(&self.read)
             .await

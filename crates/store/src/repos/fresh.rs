@@ -31,16 +31,7 @@ const CHUNK_ROWS: [usize; 4] = [256, 64, 8, 1];
 
 /// `rows` split into chunks of the sizes in [`CHUNK_ROWS`].
 fn chunks<T>(rows: &[T]) -> Vec<&[T]> {
-    let mut out = Vec::new();
-    let mut rest = rows;
-    for size in CHUNK_ROWS {
-        while rest.len() >= size {
-            let (chunk, tail) = rest.split_at(size);
-            out.push(chunk);
-            rest = tail;
-        }
-    }
-    out
+    super::chunks_of(rows, &CHUNK_ROWS)
 }
 
 /// The runs created in one transaction and their steps.

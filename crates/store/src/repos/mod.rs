@@ -37,3 +37,24 @@ pub(crate) fn split_page<T>(
         (rows, None)
     }
 }
+
+/// `rows` split greedily into chunks of the given sizes (largest first, ending with 1), so
+/// that only a few distinct multi-row statements are ever prepared (each connection caches
+/// its prepared statements).
+pub(crate) fn chunks_of<'a, T>(rows: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    for &size in sizes {
+        while size > 0 && rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            out.push(chunk);
+            rest = tail;
+        }
+    }
+    out
+}
+
+/// Chunk sizes of the scheduler's multi-row statements: a chunk of 64 rows stays below
+/// 12 KiB on PostgreSQL (see `fresh::PG_STATEMENT_BYTES`), so it never waits for a
+/// delayed ACK; powers of two make any count a few chunks (100 = 64 + 32 + 4).
+pub(crate) const BATCH_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];

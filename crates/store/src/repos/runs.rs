@@ -71,6 +71,10 @@ impl RunStatus {
     /// Statuses of finished runs.
     pub const TERMINAL: [RunStatus; 3] = [Self::Succeeded, Self::Failed, Self::Cancelled];
 
+    /// Statuses of unfinished runs (all the others): a positive list, which an index on the
+    /// status can serve.
+    pub const LIVE: [RunStatus; 3] = [Self::Queued, Self::Running, Self::Waiting];
+
     /// Whether the run has finished.
     pub fn is_terminal(self) -> bool {
         Self::TERMINAL.contains(&self)

@@ -1,20 +1,24 @@
 //! Cron schedules of workflows. The scheduler reads them through one indexed query on
 //! `next_fire_at` (paused and finished schedules have none) and advances each with a
-//! conditional `UPDATE`, so two instances never both move the same schedule on; the fires
-//! themselves are made unique by `trigger_fires` ([`super::fires`]).
+//! conditional `UPDATE` in the transaction that claims its fires, so two instances never
+//! both move the same schedule on; the fires themselves are made unique by `trigger_fires`
+//! ([`super::fires`]).
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use weft_core::schedule::{CatchUp, Overlap};
 use weft_core::{ProjectId, ScheduleId, UserId, WorkflowId};
 
-use crate::Store;
+use super::{BATCH_ROWS, chunks_of};
 use crate::entities::{schedules, trigger_fires};
 use crate::error::{Context, StoreError};
+use crate::{StepTxn, Store};
 
 /// A schedule: when a workflow runs by itself, with what input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,31 +207,48 @@ impl Store {
             .context("failed to load the earliest fire time")?;
         Ok(earliest.flatten())
     }
+}
 
-    /// Moves schedules on in one transaction (one commit for a whole tick), each only if it
-    /// is still at its expected fire time (another instance may have moved it first, or it was
-    /// changed meanwhile); answers how many moved.
-    pub async fn advance_schedules(&self, advances: &[Advance]) -> Result<u64, StoreError> {
-        if advances.is_empty() {
-            return Ok(0);
-        }
-        // One lock order for every instance: two ticks moving the same schedules wait for
-        // each other instead of deadlocking.
+impl StepTxn {
+    /// Moves schedules on in this transaction (the one that claims their fires), each only
+    /// if it is still at its expected fire time, in a few multi-row `UPDATE`s; answers those
+    /// that moved. One that did not (another instance moved it first, or it was changed
+    /// meanwhile) is not this tick's to fire. On PostgreSQL the rows stay locked until the
+    /// commit, so a second instance firing the same schedules waits, then finds them moved;
+    /// the rows are taken in the order of their ids, the same for every instance.
+    pub async fn advance_schedules(
+        &mut self,
+        advances: &[Advance],
+    ) -> Result<HashSet<ScheduleId>, StoreError> {
         let mut ordered = advances.to_vec();
         ordered.sort_by_key(|advance| advance.id);
-        let txn = self.write.begin().await.context("failed to begin transaction")?;
-        let mut moved = 0;
-        for advance in &ordered {
-            let result = schedules::Entity::update_many()
-                .col_expr(schedules::Column::NextFireAt, Expr::value(advance.next))
-                .filter(schedules::Column::Id.eq(advance.id.0))
-                .filter(schedules::Column::NextFireAt.eq(advance.expected))
-                .exec(&txn)
-                .await
-                .context("failed to advance schedule")?;
-            moved += result.rows_affected;
+        let mut moved = HashSet::new();
+        for chunk in chunks_of(&ordered, &BATCH_ROWS) {
+            let Some((first, rest)) = chunk.split_first() else { continue };
+            // Per row: where it goes and where it should be (a CASE on the id, so that the
+            // rows are found through the primary key).
+            let by_id = |value: fn(&Advance) -> Option<DateTime<Utc>>| -> Expr {
+                let first = Expr::case(schedules::Column::Id.eq(first.id.0), Expr::value(value(first)));
+                let case = rest.iter().fold(first, |case, advance| {
+                    case.case(schedules::Column::Id.eq(advance.id.0), Expr::value(value(advance)))
+                });
+                case.into()
+            };
+            let next = by_id(|advance| advance.next);
+            let at_expected = Condition::all()
+                .add(schedules::Column::Id.is_in(chunk.iter().map(|advance| advance.id.0)))
+                .add(Expr::col(schedules::Column::NextFireAt).eq(by_id(|advance| Some(advance.expected))));
+            let mut update = schedules::Entity::update_many()
+                .col_expr(schedules::Column::NextFireAt, next)
+                .filter(at_expected)
+                .into_query();
+            update.returning_col(schedules::Column::Id);
+            for row in self.txn.query_all(&update).await.context("failed to advance schedules")? {
+                moved.insert(ScheduleId(
+                    row.try_get::<uuid::Uuid>("", "id").context("failed to read a schedule id")?,
+                ));
+            }
         }
-        txn.commit().await.context("failed to commit transaction")?;
         Ok(moved)
     }
 }

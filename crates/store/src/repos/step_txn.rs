@@ -111,7 +111,17 @@ impl StepTxn {
     /// Creates a run and queues the step of its entry node; answers both. The run is kept
     /// in memory and written when the transaction commits.
     pub async fn create_run(&mut self, new: NewRun, now: DateTime<Utc>) -> Result<(Run, Step), StoreError> {
-        let id = RunId::new();
+        self.create_run_as(RunId::new(), new, now).await
+    }
+
+    /// [`Self::create_run`] with an id chosen beforehand (a trigger's fire names its run
+    /// when it is claimed, before the run is created).
+    pub async fn create_run_as(
+        &mut self,
+        id: RunId,
+        new: NewRun,
+        now: DateTime<Utc>,
+    ) -> Result<(Run, Step), StoreError> {
         let row = runs::Model {
             id: id.0,
             workflow_id: new.workflow_id.0,
