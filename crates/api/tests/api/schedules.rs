@@ -80,10 +80,12 @@ async fn fires(app: &TestApp, f: &Flow, schedule: &Value) -> Vec<Value> {
     page["fires"].as_array().unwrap().clone()
 }
 
+/// The fires' times of day, oldest first (sorted as times, not as text: a catch-up may cross
+/// midnight).
 fn hours(fires: &[Value]) -> Vec<String> {
-    let mut times: Vec<String> = fires.iter().map(|f| at(&f["fireAt"]).format("%H:%M").to_string()).collect();
+    let mut times: Vec<_> = fires.iter().map(|f| at(&f["fireAt"])).collect();
     times.sort();
-    times
+    times.into_iter().map(|t| t.format("%H:%M").to_string()).collect()
 }
 
 both!(crud_preview_and_access, |app| {
