@@ -404,6 +404,13 @@ impl Engine {
         self.inner.schedule_tick(now).await
     }
 
+    /// Reacts again to recently ended runs whose event triggers did not fire (their process
+    /// died before reacting); answers how many. Each instance also does this on its own every
+    /// 30 s; for tests and tools.
+    pub async fn recover_triggers(&self, now: chrono::DateTime<Utc>) -> Result<usize, EngineError> {
+        self.inner.recover_triggers(now).await
+    }
+
     /// Fires one fire time of a schedule, without moving the schedule on (a tick cut short
     /// by a crash stops here; for tests).
     pub async fn fire_schedule(

@@ -3,16 +3,34 @@
 //! workflows whose event triggers watch its workflow; each of those fires is claimed per
 //! trigger and triggering run (`trigger_fires`) in the new run's transaction, so it happens
 //! once.
+//!
+//! The reaction runs after the run's end was committed, so a process that dies in between
+//! would lose it: every instance therefore sweeps, every [`RECOVERY_EVERY`], the runs that
+//! ended in the last [`RECOVERY_WINDOW`] (but not the last [`RECOVERY_GRACE`], which the live
+//! path handles) for a watching trigger without its fire, and reacts again (safe: fires are
+//! claimed once).
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use weft_core::RunId;
 use weft_store::{EventTrigger, FireClaim, Run, RunStatus};
 
 use crate::{EngineError, Inner, StartRun};
+
+/// How often the recovery sweep runs.
+const RECOVERY_EVERY: Duration = Duration::from_secs(30);
+/// How far back the sweep looks at run ends.
+const RECOVERY_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Run ends younger than this are left to the live path.
+const RECOVERY_GRACE: Duration = Duration::from_secs(10);
+/// Runs older than this at their end are not swept (bounds the scan of `idx_runs_workflow`).
+const RECOVERY_MAX_RUN: chrono::Duration = chrono::Duration::days(2);
+/// Most run ends looked at per source workflow and sweep.
+const RECOVERY_BATCH: u64 = 1000;
 
 /// Something about a run that triggers may react to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +59,65 @@ impl Inner {
         mut signals: UnboundedReceiver<RunSignal>,
         shutdown: CancellationToken,
     ) {
+        let mut sweep =
+            tokio::time::interval_at(tokio::time::Instant::now() + RECOVERY_GRACE, RECOVERY_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let signal = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 signal = signals.recv() => signal,
+                _ = sweep.tick() => {
+                    if let Err(err) = self.recover_triggers(Utc::now()).await {
+                        tracing::warn!(error = %err, "failed to sweep for missed event triggers");
+                    }
+                    continue;
+                }
             };
             let Some(signal) = signal else { break };
             if let Err(err) = self.react(signal).await {
                 tracing::warn!(?signal, error = %err, "failed to fire the triggers of a run");
             }
         }
+    }
+
+    /// Reacts again to runs that ended in the recovery window with a watching trigger that
+    /// has not fired for them (their process died before reacting); answers how many.
+    pub(crate) async fn recover_triggers(self: &Arc<Self>, now: DateTime<Utc>) -> Result<usize, EngineError> {
+        let triggers = self.store.event_triggers_on_run_ends().await?;
+        let mut sources: Vec<_> = triggers.iter().map(|t| t.source_workflow_id).collect();
+        sources.sort_unstable_by_key(|w| w.0);
+        sources.dedup();
+        let window = chrono::Duration::from_std(RECOVERY_WINDOW).unwrap_or_default();
+        let grace = chrono::Duration::from_std(RECOVERY_GRACE).unwrap_or_default();
+        let mut recovered = 0;
+        for source in sources {
+            let ended = self
+                .store
+                .runs_ended_between(source, now - RECOVERY_MAX_RUN, now - window, now - grace, RECOVERY_BATCH)
+                .await?;
+            if ended.is_empty() {
+                continue;
+            }
+            let keys: Vec<String> = ended.iter().map(|run| run.id.to_string()).collect();
+            let mut missed = std::collections::HashSet::new();
+            for trigger in triggers.iter().filter(|t| t.source_workflow_id == source) {
+                let fired = self.store.fired_keys(trigger.id, &keys).await?;
+                for run in &ended {
+                    let watching = trigger.project_id == run.project_id
+                        && trigger.created_at <= run.finished_at.unwrap_or(now)
+                        && matches(&trigger.on, run, RunSignal::Ended(run.id));
+                    if watching && !fired.contains(&run.id.to_string()) {
+                        missed.insert(run.id);
+                    }
+                }
+            }
+            for run in ended.iter().filter(|run| missed.contains(&run.id)) {
+                tracing::info!(run = %run.id, "reacting to a run end that was not reacted to");
+                self.react(RunSignal::Ended(run.id)).await?;
+                recovered += 1;
+            }
+        }
+        Ok(recovered)
     }
 
     async fn react(self: &Arc<Self>, signal: RunSignal) -> Result<(), EngineError> {

@@ -94,3 +94,56 @@ both!(runs_ending_and_manual_starts_trigger_workflows, |app| {
     expect_error(result, -32004, "notFound");
     let _: Value = app.call("trigger.delete", json!({"triggerId": trigger_id}), Some(&token)).await.unwrap();
 });
+
+both!(a_run_end_missed_by_a_dead_process_is_reacted_to_once_by_the_sweep, |app| {
+    let source = published(&app, None, None, json!("done")).await;
+    let token = source.token.clone();
+    let graph = json!({"nodes": [
+        {"id": "start", "name": "start", "type": "start", "position": {"x": 0, "y": 0}, "config": {}},
+        {"id": "done", "name": "done", "type": "end", "position": {"x": 0, "y": 0}, "config": {"output": "{{ input.sourceRun.status }}"}}
+    ], "edges": [{"source": "start", "sourcePort": "out", "target": "done", "targetPort": "in"}]});
+    let created: Value = app
+        .call(
+            "workflow.create",
+            json!({"projectId": source.project_id, "name": "T", "graph": graph}),
+            Some(&token),
+        )
+        .await
+        .unwrap();
+    let target = created["workflow"]["id"].as_str().unwrap().to_owned();
+    let _: Value = app.call("workflow.publish", json!({"workflowId": target}), Some(&token)).await.unwrap();
+    let ran: Value = app
+        .call("workflow.execute", json!({"workflowId": source.workflow_id, "wait": true}), Some(&token))
+        .await
+        .unwrap();
+    let run_id: weft_core::RunId = ran["run"]["id"].as_str().unwrap().parse().unwrap();
+    let run = app.state.store().get_run(run_id).await.unwrap().unwrap();
+    let ended = run.finished_at.unwrap();
+    // The trigger was there when the run ended, but the process that ran it died before
+    // reacting: stored as it was, nothing fired.
+    let trigger = weft_store::EventTrigger {
+        id: weft_core::EventTriggerId(uuid::Uuid::now_v7()),
+        project_id: run.project_id,
+        workflow_id: target.parse().unwrap(),
+        source_workflow_id: run.workflow_id,
+        on: "succeeded".to_owned(),
+        input: "{}".to_owned(),
+        created_by: None,
+        created_at: ended - chrono::Duration::minutes(1),
+    };
+    app.state.store().create_event_trigger(&trigger).await.unwrap();
+    assert!(runs_of(&app, &token, &target).await.is_empty());
+
+    // Too recent for the sweep (the live path's business), then swept once, never twice.
+    let engine = app.state.engine();
+    assert_eq!(engine.recover_triggers(ended + chrono::Duration::seconds(2)).await.unwrap(), 0);
+    assert_eq!(engine.recover_triggers(ended + chrono::Duration::minutes(1)).await.unwrap(), 1);
+    let started = eventually(&app, &token, &target, 1).await;
+    assert_eq!(started[0]["trigger"], "event");
+    assert_eq!(started[0]["output"], "succeeded");
+    assert_eq!(engine.recover_triggers(ended + chrono::Duration::minutes(2)).await.unwrap(), 0);
+    // Beyond the window the run is not looked at any more.
+    assert_eq!(engine.recover_triggers(ended + chrono::Duration::hours(1)).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(runs_of(&app, &token, &target).await.len(), 1);
+});

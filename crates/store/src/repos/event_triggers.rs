@@ -84,6 +84,30 @@ impl Store {
         self.event_triggers_where(event_triggers::Column::SourceWorkflowId.eq(source.0)).await
     }
 
+    /// Every event trigger watching a run's end (for the recovery sweep).
+    pub async fn event_triggers_on_run_ends(&self) -> Result<Vec<EventTrigger>, StoreError> {
+        self.event_triggers_where(event_triggers::Column::On.ne("manual")).await
+    }
+
+    /// Which of `keys` a trigger has fired for.
+    pub async fn fired_keys(
+        &self,
+        trigger: EventTriggerId,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut fired = std::collections::HashSet::new();
+        for chunk in keys.chunks(256) {
+            let rows = trigger_fires::Entity::find()
+                .filter(trigger_fires::Column::TriggerId.eq(trigger.0))
+                .filter(trigger_fires::Column::FireKey.is_in(chunk.iter().cloned()))
+                .all(&self.read)
+                .await
+                .context("failed to read trigger fires")?;
+            fired.extend(rows.into_iter().map(|row| row.fire_key));
+        }
+        Ok(fired)
+    }
+
     async fn event_triggers_where(
         &self,
         condition: sea_orm::sea_query::SimpleExpr,

@@ -431,6 +431,31 @@ impl Store {
             .transpose()
     }
 
+    /// Runs of `workflow` created since `created_since` that ended in
+    /// `[ended_from, ended_before)` (at most `limit`, oldest first).
+    pub async fn runs_ended_between(
+        &self,
+        workflow: WorkflowId,
+        created_since: DateTime<Utc>,
+        ended_from: DateTime<Utc>,
+        ended_before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Run>, StoreError> {
+        runs::Entity::find()
+            .filter(runs::Column::WorkflowId.eq(workflow.0))
+            .filter(runs::Column::CreatedAt.gte(created_since))
+            .filter(runs::Column::FinishedAt.gte(ended_from))
+            .filter(runs::Column::FinishedAt.lt(ended_before))
+            .order_by_asc(runs::Column::CreatedAt)
+            .limit(limit)
+            .all(&self.read)
+            .await
+            .context("failed to list ended runs")?
+            .into_iter()
+            .map(run_from_row)
+            .collect()
+    }
+
     /// A run's steps in the order they were created.
     pub async fn list_steps(&self, run: RunId) -> Result<Vec<Step>, StoreError> {
         steps_from_rows(
