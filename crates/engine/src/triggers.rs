@@ -102,11 +102,11 @@ impl Inner {
             let mut missed = std::collections::HashSet::new();
             for trigger in triggers.iter().filter(|t| t.source_workflow_id == source) {
                 let fired = self.store.fired_keys(trigger.id, &keys).await?;
-                for run in &ended {
+                for (run, key) in ended.iter().zip(&keys) {
                     let watching = trigger.project_id == run.project_id
                         && trigger.created_at <= run.finished_at.unwrap_or(now)
                         && matches(&trigger.on, run, RunSignal::Ended(run.id));
-                    if watching && !fired.contains(&run.id.to_string()) {
+                    if watching && !fired.contains(key) {
                         missed.insert(run.id);
                     }
                 }

@@ -66,13 +66,6 @@ impl<K: Eq + Hash + Copy, V> SharedCache<K, V> {
         }
         value.as_ref().map(read)
     }
-
-    /// Forgets `key` (the next read loads it).
-    pub fn forget(&self, key: K) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.map.remove(&key);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -109,8 +102,6 @@ mod tests {
 
         assert_eq!(cache.read(8, || async { None }, |v| *v).await, None);
         assert_eq!(cache.read(8, || async { Some(1) }, |v| *v).await, Some(1), "a failed load is retried");
-        cache.forget(8);
-        assert_eq!(cache.read(8, || async { Some(2) }, |v| *v).await, Some(2));
     }
 
     #[tokio::test]

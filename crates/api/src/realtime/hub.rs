@@ -268,11 +268,6 @@ impl Hub {
         self.paused.load(Ordering::Relaxed)
     }
 
-    /// Streams registered on this instance.
-    pub fn streams(&self) -> usize {
-        self.registry.lock().map(|r| r.all.len()).unwrap_or(0)
-    }
-
     fn start(&self, state: &AppState) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
