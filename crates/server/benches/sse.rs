@@ -9,7 +9,8 @@
 //! the send time, and every sixth a durable `collab.comment` whose body carries them. Each
 //! stream is a bare HTTP/1.1 client on a `TcpStream` that reads its frames by hand (no JSON
 //! parsing; the generator shares the server's cores, so it is kept as cheap per delivery as
-//! it can be) and records receive time − send time (one clock, this process's). The CPU time
+//! it can be: once open, every stream is read by one thread from one `epoll` set) and
+//! records receive time − send time (one clock, this process's). The CPU time
 //! of the server and of this process during the fan-out is printed per delivery. Meanwhile
 //! `WEFT_BENCH_SSE_RPC_LOOPS` (2) loops call `project.list` back to back, or
 //! `WEFT_BENCH_SSE_RPC_RATE` calls per second in all when set; their latency is also taken
@@ -25,7 +26,7 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -236,12 +237,19 @@ impl Shared {
     fn now_us(&self) -> u64 {
         self.clock.elapsed().as_micros() as u64
     }
+
+    /// Records stream `index` receiving a bench event now.
+    fn record(&self, index: usize, frame: Frame) {
+        let latency = self.now_us().saturating_sub(frame.sent_us).min(u64::from(u32::MAX)) as u32;
+        self.received[index].fetch_add(1, Ordering::Relaxed);
+        self.deliveries[index].lock().unwrap().push((frame.seq, latency));
+    }
 }
 
-/// A frame the streams care about.
-enum Frame {
-    Heartbeat,
-    Bench { seq: u32, sent_us: u64 },
+/// A bench event as received.
+struct Frame {
+    seq: u32,
+    sent_us: u64,
 }
 
 /// Reads SSE lines by hand: `event:` names the frame, its `data:` line carries the bench
@@ -262,7 +270,9 @@ enum Kind {
 }
 
 impl Lines {
-    fn feed(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Frame)) {
+    /// Parses `bytes`; whether they held a heartbeat.
+    fn feed(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Frame)) -> bool {
+        let mut heartbeat = false;
         self.pending.extend_from_slice(bytes);
         let mut start = 0;
         while let Some(end) = self.pending[start..].iter().position(|&b| b == b'\n') {
@@ -275,7 +285,7 @@ impl Lines {
                     _ => Kind::Other,
                 };
                 if self.kind == Kind::Heartbeat {
-                    on_frame(Frame::Heartbeat);
+                    heartbeat = true;
                 }
             } else if let Some(data) = line.strip_prefix(b"data: ") {
                 let marker = match self.kind {
@@ -284,7 +294,7 @@ impl Lines {
                     _ => None,
                 };
                 if let Some((seq, sent_us)) = marker {
-                    on_frame(Frame::Bench { seq: seq as u32, sent_us });
+                    on_frame(Frame { seq: seq as u32, sent_us });
                 }
             } else if line.is_empty() {
                 self.kind = Kind::Other;
@@ -292,6 +302,7 @@ impl Lines {
             start += end + 1;
         }
         self.pending.drain(..start);
+        heartbeat
     }
 }
 
@@ -311,17 +322,18 @@ fn digits(bytes: &[u8]) -> (Option<u64>, &[u8]) {
 }
 
 /// One stream: open it, count it ready at its first heartbeat (releasing its opening
-/// permit), then record every bench event until the end.
+/// permit), then hand it to the [`Reader`], which records every bench event until the end.
 ///
 /// A bare HTTP/1.1 client on a `TcpStream` (request written by hand, response read line by
-/// line: the status line, headers, and the chunked body, whose size lines the SSE parser
-/// passes over), so that the load generator, which shares the server's cores, costs as
-/// little per delivery as it can.
+/// line: the status line, headers, and the body, whose chunk-size lines, if any, the SSE
+/// parser passes over), so that the load generator, which shares the server's cores, costs
+/// as little per delivery as it can.
 async fn listen(
     index: usize,
     request: Arc<StreamRequest>,
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
+    reader: Arc<Reader>,
 ) {
     let refused = || {
         shared.refused.fetch_add(1, Ordering::Relaxed);
@@ -352,31 +364,120 @@ async fn listen(
     if !received.starts_with(b"HTTP/1.1 200") {
         return refused();
     }
-    let mut permit = Some(permit);
     let mut lines = Lines::default();
-    let mut on_bytes = |bytes: &[u8], lines: &mut Lines| {
-        let now_us = shared.now_us();
-        lines.feed(bytes, |frame| match frame {
-            Frame::Heartbeat => {
-                if permit.take().is_some() {
-                    shared.ready.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Frame::Bench { seq, sent_us } => {
-                shared.received[index].fetch_add(1, Ordering::Relaxed);
-                let latency = now_us.saturating_sub(sent_us).min(u64::from(u32::MAX)) as u32;
-                shared.deliveries[index].lock().unwrap().push((seq, latency));
-            }
-        });
-    };
-    on_bytes(&received[body_from..], &mut lines);
-    loop {
+    let mut heartbeat = lines.feed(&received[body_from..], |frame| shared.record(index, frame));
+    while !heartbeat {
         match socket.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => on_bytes(&buffer[..n], &mut lines),
+            Ok(0) | Err(_) => return refused(),
+            Ok(n) => heartbeat = lines.feed(&buffer[..n], |frame| shared.record(index, frame)),
         }
     }
-    shared.ended.fetch_add(1, Ordering::Relaxed);
+    drop(permit);
+    shared.ready.fetch_add(1, Ordering::Relaxed);
+    match socket.into_std() {
+        Ok(socket) => reader.hand_over(index, socket, lines),
+        Err(_) => {
+            shared.ended.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Reads every open stream on one thread from one edge-triggered `epoll` set: a delivery
+/// costs the generator one readiness event and one `read`, and no task wake-up, so it takes
+/// as little as it can of the cores it shares with the server.
+struct Reader {
+    arrivals: std::sync::mpsc::Sender<(usize, std::net::TcpStream, Lines)>,
+    waker: mio::Waker,
+    stop: AtomicBool,
+}
+
+/// The token of the reader's waker (streams' tokens are their indexes).
+const WAKE: mio::Token = mio::Token(usize::MAX);
+
+impl Reader {
+    /// Starts the reading thread.
+    fn start(shared: Arc<Shared>) -> (Arc<Reader>, std::thread::JoinHandle<()>) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), WAKE).unwrap();
+        let (arrivals, queued) = std::sync::mpsc::channel();
+        let reader = Arc::new(Reader { arrivals, waker, stop: AtomicBool::new(false) });
+        let handle = reader.clone();
+        let thread = std::thread::Builder::new()
+            .name("sse-reader".into())
+            .spawn(move || handle.run(poll, queued, &shared))
+            .unwrap();
+        (reader, thread)
+    }
+
+    /// Gives an open stream (non-blocking, its parser's state with it) to the thread.
+    fn hand_over(&self, index: usize, socket: std::net::TcpStream, lines: Lines) {
+        if self.arrivals.send((index, socket, lines)).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Ends the thread, closing every stream.
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+
+    fn run(
+        &self,
+        mut poll: mio::Poll,
+        queued: std::sync::mpsc::Receiver<(usize, std::net::TcpStream, Lines)>,
+        shared: &Shared,
+    ) {
+        let mut events = mio::Events::with_capacity(4096);
+        let mut streams: Vec<Option<(mio::net::TcpStream, Lines)>> = Vec::new();
+        let mut buffer = vec![0u8; 64 * 1024];
+        while !self.stop.load(Ordering::SeqCst) {
+            match poll.poll(&mut events, Some(Duration::from_millis(100))) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => panic!("epoll failed: {err}"),
+            }
+            for event in events.iter() {
+                let index = event.token().0;
+                let Some(Some((socket, lines))) = streams.get_mut(index) else { continue };
+                if !drain(socket, lines, &mut buffer, |frame| shared.record(index, frame)) {
+                    let _ = poll.registry().deregister(socket);
+                    streams[index] = None;
+                    shared.ended.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            while let Ok((index, socket, lines)) = queued.try_recv() {
+                let mut socket = mio::net::TcpStream::from_std(socket);
+                // Bytes already waiting are reported by the first poll after registering.
+                poll.registry().register(&mut socket, mio::Token(index), mio::Interest::READABLE).unwrap();
+                if streams.len() <= index {
+                    streams.resize_with(index + 1, || None);
+                }
+                streams[index] = Some((socket, lines));
+            }
+        }
+    }
+}
+
+/// Reads a ready stream until it would block; `false` when it ended.
+fn drain(
+    socket: &mut mio::net::TcpStream,
+    lines: &mut Lines,
+    buffer: &mut [u8],
+    mut on_frame: impl FnMut(Frame),
+) -> bool {
+    use std::io::Read as _;
+    loop {
+        match socket.read(buffer) {
+            Ok(0) => return false,
+            Ok(n) => {
+                lines.feed(&buffer[..n], &mut on_frame);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 /// What every stream asks for.
@@ -537,10 +638,11 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     });
     let opening = Arc::new(Semaphore::new(OPENING_AT_ONCE));
     let opened_at = Instant::now();
+    let (reader, reading) = Reader::start(shared.clone());
     let mut streams = Vec::with_capacity(config.connections);
     for index in 0..config.connections {
         let permit = opening.clone().acquire_owned().await.unwrap();
-        streams.push(tokio::spawn(listen(index, request.clone(), shared.clone(), permit)));
+        streams.push(tokio::spawn(listen(index, request.clone(), shared.clone(), permit, reader.clone())));
     }
     let deadline = Instant::now() + Duration::from_secs(300);
     while shared.ready.load(Ordering::Relaxed) + shared.refused.load(Ordering::Relaxed) < config.connections {
@@ -680,6 +782,8 @@ async fn bench(config: &Config, db_name: &str, database_url: Option<&str>) {
     for stream in streams {
         stream.abort();
     }
+    reader.stop();
+    reading.join().unwrap();
     drop(server);
 }
 
