@@ -1,6 +1,5 @@
 //! Building the application from settings, serving it, and shutting it down gracefully.
 
-use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -63,24 +62,16 @@ impl Application {
         let purge = tokio::spawn(purge_loop(state.clone()));
         let shutdown = state.shutdown_token().clone();
         let workers = self.embedded_workers.then(|| state.engine().spawn_workers(shutdown.clone()));
-        let app = weft_api::http::router(state.clone());
         tracing::info!(%addr, backend = ?state.store().backend(), "weft listening");
-        // Small JSON-RPC answers must not wait for delayed ACKs (Nagle's algorithm).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+        let serve = weft_api::http::serve(self.listener, state.clone(), {
+            let shutdown = shutdown.clone();
+            async move {
+                signal.await;
+                tracing::info!("shutting down: no new connections; closing streams");
+                shutdown.cancel();
             }
         });
-        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown({
-                let shutdown = shutdown.clone();
-                async move {
-                    signal.await;
-                    tracing::info!("shutting down: no new connections; closing streams");
-                    shutdown.cancel();
-                }
-            });
-        let server = tokio::spawn(async move { serve.await });
+        let server = tokio::spawn(serve);
         shutdown.cancelled().await;
         let result = match tokio::time::timeout(self.shutdown_timeout, server).await {
             Ok(joined) => joined.context("server task failed")?.context("server failed"),

@@ -11,11 +11,11 @@
 //! stream here.
 
 use std::convert::Infallible;
-
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -31,6 +31,7 @@ use crate::http::rpc::{connection_credentials, error_response, unauthorized};
 use crate::realtime::follow::{Follow, parse_topics};
 use crate::realtime::hub::Prepared;
 use crate::realtime::pump::{Render, pump};
+use crate::realtime::socket_sink::SocketSink;
 
 /// Query of `GET /events`.
 #[derive(Debug, Deserialize)]
@@ -76,10 +77,62 @@ impl Render for SseRender {
     }
 }
 
+/// A stream accepted on a connection served without hyper ([`super::serve`]): started on
+/// the socket once the response head is written.
+pub(crate) struct Accepted {
+    state: AppState,
+    follow: Follow,
+    resume_from: Option<i64>,
+}
+
+impl Accepted {
+    /// Feeds the stream into `socket` (its response head written) until it ends.
+    pub(crate) fn start(self, socket: tokio::net::TcpStream) {
+        let sink = SocketSink::new(socket);
+        tokio::spawn(pump(
+            self.state,
+            self.follow,
+            self.resume_from,
+            sink,
+            SseRender,
+            CancellationToken::new(),
+        ));
+    }
+}
+
+/// Put into the request by [`super::serve`] when the connection is its own: the handler
+/// leaves the accepted stream here instead of answering with a body.
+#[derive(Clone, Default)]
+pub(crate) struct DirectSlot(Arc<Mutex<Option<Accepted>>>);
+
+impl DirectSlot {
+    fn put(&self, accepted: Accepted) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(accepted);
+        }
+    }
+
+    /// The stream the handler accepted, if it did.
+    pub(crate) fn take(&self) -> Option<Accepted> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+/// The headers of an event stream's response.
+fn stream_headers() -> [(HeaderName, &'static str); 3] {
+    [
+        (header::CONTENT_TYPE, "text/event-stream"),
+        (header::CACHE_CONTROL, "no-cache"),
+        // Proxies such as nginx must not buffer the stream.
+        (HeaderName::from_static("x-accel-buffering"), "no"),
+    ]
+}
+
 pub(crate) async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
+    direct: Option<Extension<DirectSlot>>,
 ) -> Response {
     let caller = match open(&state, &headers, query.ticket.as_deref()).await {
         Ok(caller) => caller,
@@ -119,16 +172,14 @@ pub(crate) async fn stream(
             return error_response(status, err);
         }
     };
+    if let Some(Extension(slot)) = direct {
+        slot.put(Accepted { state, follow, resume_from });
+        return (stream_headers(), Body::empty()).into_response();
+    }
     let (tx, rx) = mpsc::channel(state.config().realtime.stream_buffer.max(1));
     tokio::spawn(pump(state, follow, resume_from, tx, SseRender, CancellationToken::new()));
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
-    let headers = [
-        (header::CONTENT_TYPE, "text/event-stream"),
-        (header::CACHE_CONTROL, "no-cache"),
-        // Proxies such as nginx must not buffer the stream.
-        (HeaderName::from_static("x-accel-buffering"), "no"),
-    ];
-    (headers, body).into_response()
+    (stream_headers(), body).into_response()
 }
 
 async fn open(state: &AppState, headers: &HeaderMap, ticket: Option<&str>) -> Result<Caller, ApiError> {

@@ -1,9 +1,13 @@
 //! The HTTP surface on one port: `POST /rpc` and WebSocket `/rpc` (JSON-RPC 2.0),
-//! `GET /events` (Server-Sent Events), webhooks (`/hooks/<id>`), `GET /health` and `GET /ready`.
+//! `GET /events` (Server-Sent Events), webhooks (`/hooks/<id>`), `GET /health` and `GET /ready`,
+//! served by [`serve`].
 
 mod events;
 pub mod hooks;
 mod rpc;
+mod serve;
+
+pub use serve::serve;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -23,9 +27,9 @@ use crate::auth::{Credentials, RequestInfo};
 /// The `x-request-id` header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the application's router. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: client addresses are used for
-/// throttling and the audit log.
+/// Builds the application's router. [`serve`] serves it; serving it otherwise, use
+/// `into_make_service_with_connect_info::<SocketAddr>()` (client addresses are used for
+/// throttling and the audit log), and event streams are then all served through hyper.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config().cors_origins);
     Router::new()

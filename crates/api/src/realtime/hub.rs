@@ -46,12 +46,18 @@ impl Prepared {
     }
 }
 
+/// How many streams one task offers an event to when its delivery is split into parts.
+const PART: usize = 256;
+
 /// What became of a frame offered to a stream.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
     /// Queued.
     Sent,
-    /// The stream's buffer is full.
+    /// Written in part (to a socket): the rest goes out first when the stream's pump has
+    /// it back. The frame counts as delivered.
+    Partial,
+    /// The stream's buffer is full; the frame was not taken.
     Full,
     /// The consumer is gone.
     Closed,
@@ -107,6 +113,14 @@ impl Subscriber {
                     self.wake.notify_one();
                 }
                 false
+            }
+            Offer::Partial => {
+                if let Some(id) = id {
+                    flow.cursor = id;
+                }
+                flow.live = false;
+                self.wake.notify_one();
+                true
             }
             offer => {
                 flow.live = false;
@@ -262,6 +276,11 @@ impl Hub {
         true
     }
 
+    /// How many streams are registered (open) on this instance.
+    pub fn registered(&self) -> usize {
+        self.registry.lock().map_or(0, |registry| registry.all.len())
+    }
+
     /// How many times a stream was paused because its buffer was full (it then caught up from
     /// the log).
     pub fn paused(&self) -> u64 {
@@ -306,8 +325,8 @@ impl Hub {
             return;
         }
         let project = envelope.project();
-        let prepared = Prepared::new(envelope);
         let mut members: HashMap<UserId, bool> = HashMap::new();
+        let mut reached = Vec::with_capacity(candidates.len());
         for subscriber in candidates {
             if let Some(project) = project {
                 let member = match members.get(&subscriber.user) {
@@ -322,10 +341,30 @@ impl Hub {
                     continue;
                 }
             }
-            if subscriber.offer(&prepared) {
-                self.paused.fetch_add(1, Ordering::Relaxed);
-            }
+            reached.push(subscriber);
         }
+        let prepared = Arc::new(Prepared::new(envelope));
+        // Offering may be a socket write per stream (≈ 10 µs): many streams are offered in
+        // parts of their own tasks, which the runtime's workers share and interleave with
+        // other work (JSON-RPC calls wait for one part at most, not for the whole event). The
+        // next event waits for all of them (per-stream order).
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        let mut paused = 0;
+        if workers > 1 && reached.len() > PART {
+            let mut parts = tokio::task::JoinSet::new();
+            while reached.len() > PART {
+                let part = reached.split_off(reached.len() - PART);
+                let prepared = prepared.clone();
+                parts.spawn(async move { offer_all(&part, &prepared) });
+            }
+            paused += offer_all(&reached, &prepared);
+            while let Some(part) = parts.join_next().await {
+                paused += part.unwrap_or(0);
+            }
+        } else {
+            paused = offer_all(&reached, &prepared);
+        }
+        self.paused.fetch_add(paused, Ordering::Relaxed);
     }
 
     /// The dispatcher missed events: every live stream catches up from the log.
@@ -341,6 +380,11 @@ impl Hub {
             }
         }
     }
+}
+
+/// Offers an event to streams that may see it; how many were paused.
+fn offer_all(subscribers: &[Arc<Subscriber>], prepared: &Prepared) -> u64 {
+    subscribers.iter().map(|subscriber| u64::from(subscriber.offer(prepared))).sum()
 }
 
 async fn dispatch(

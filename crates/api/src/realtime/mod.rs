@@ -1,6 +1,7 @@
 //! Realtime delivery: the event log on the store ([`journal`]), what a stream follows
-//! ([`follow`]), feeding a stream ([`pump`]) for SSE and WebSocket subscriptions alike, and
-//! the expiry of vanished editors' presence.
+//! ([`follow`]), the instance's live fan-out ([`hub`]), feeding a stream ([`pump`]) for SSE
+//! and WebSocket subscriptions alike, into a queue or straight into a socket
+//! ([`socket_sink`]), and the expiry of vanished editors' presence.
 
 pub mod cache;
 pub mod follow;
@@ -8,6 +9,7 @@ pub mod hub;
 pub mod journal;
 pub mod pump;
 pub mod socket;
+pub mod socket_sink;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -33,20 +33,55 @@ pub trait Render: Send + Sync + 'static {
     fn heartbeats(&self) -> bool;
 }
 
-/// A stream's buffer with its framing.
-struct Channel<R: Render> {
-    render: R,
-    out: mpsc::Sender<R::Frame>,
+/// Where a stream's frames go: a bounded queue read by the transport's task, or the
+/// connection's socket itself ([`super::socket_sink::SocketSink`]).
+pub trait Sink: Send + Sync + 'static {
+    /// A frame.
+    type Frame: Send + 'static;
+    /// Queues or writes a frame without waiting.
+    fn try_send(&self, frame: Self::Frame) -> Offer;
+    /// Sends a frame, waiting for room; `false` when the consumer is gone.
+    fn send(&self, frame: Self::Frame) -> impl Future<Output = bool> + Send;
+    /// Resolves when there is room for a frame; `false` when the consumer is gone.
+    fn ready(&self) -> impl Future<Output = bool> + Send;
+    /// Resolves when the consumer is gone.
+    fn closed(&self) -> impl Future<Output = ()> + Send;
 }
 
-impl<R: Render> Outlet for Channel<R> {
-    fn offer(&self, id: Option<i64>, prepared: &Prepared) -> Offer {
-        let Some(frame) = self.render.frame(id, prepared) else { return Offer::Sent };
-        match self.out.try_send(frame) {
+impl<T: Send + 'static> Sink for mpsc::Sender<T> {
+    type Frame = T;
+
+    fn try_send(&self, frame: T) -> Offer {
+        match mpsc::Sender::try_send(self, frame) {
             Ok(()) => Offer::Sent,
             Err(TrySendError::Full(_)) => Offer::Full,
             Err(TrySendError::Closed(_)) => Offer::Closed,
         }
+    }
+
+    async fn send(&self, frame: T) -> bool {
+        mpsc::Sender::send(self, frame).await.is_ok()
+    }
+
+    async fn ready(&self) -> bool {
+        self.reserve().await.is_ok()
+    }
+
+    async fn closed(&self) {
+        mpsc::Sender::closed(self).await;
+    }
+}
+
+/// A stream's sink with its framing.
+struct Channel<R: Render, S> {
+    render: R,
+    out: S,
+}
+
+impl<R: Render, S: Sink<Frame = R::Frame>> Outlet for Channel<R, S> {
+    fn offer(&self, id: Option<i64>, prepared: &Prepared) -> Offer {
+        let Some(frame) = self.render.frame(id, prepared) else { return Offer::Sent };
+        self.out.try_send(frame)
     }
 }
 
@@ -65,16 +100,17 @@ enum End {
 /// The pump replays from the log and then hands the stream to the instance's dispatcher
 /// ([`super::hub`]), which delivers live events; it takes the stream back when its buffer
 /// fills, and meanwhile sends heartbeats and re-checks the session.
-pub async fn pump<R: Render>(
+pub async fn pump<R: Render, S: Sink<Frame = R::Frame>>(
     state: AppState,
     follow: Follow,
     resume_from: Option<i64>,
-    out: mpsc::Sender<R::Frame>,
+    out: S,
     render: R,
     cancel: CancellationToken,
 ) {
     let heartbeats = render.heartbeats();
-    let channel = Arc::new(Channel { render, out: out.clone() });
+    let channel = Arc::new(Channel { render, out });
+    let sink = channel.clone();
     // Registered (and the dispatcher listening) before the log's position is read.
     let registration = state.hub().register(&state, &follow, channel.clone());
     let subscriber = registration.subscriber().clone();
@@ -108,9 +144,10 @@ pub async fn pump<R: Render>(
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = cancel.cancelled() => return,
-                permit = out.reserve() => {
-                    let Ok(permit) = permit else { return };
-                    drop(permit);
+                ready = sink.out.ready() => {
+                    if !ready {
+                        return;
+                    }
                     if pump.catch_up(&config).await.is_err() {
                         return;
                     }
@@ -128,7 +165,7 @@ pub async fn pump<R: Render>(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = cancel.cancelled() => return,
-            _ = out.closed() => return,
+            _ = sink.out.closed() => return,
             _ = heartbeat.tick() => {
                 if pump.session_ended().await {
                     return;
@@ -150,15 +187,15 @@ pub async fn pump<R: Render>(
     }
 }
 
-struct Pump<R: Render> {
+struct Pump<R: Render, S> {
     state: AppState,
     follow: Follow,
-    channel: Arc<Channel<R>>,
+    channel: Arc<Channel<R, S>>,
     /// The newest log id this stream has delivered or passed over.
     cursor: i64,
 }
 
-impl<R: Render> Pump<R> {
+impl<R: Render, S: Sink<Frame = R::Frame>> Pump<R, S> {
     async fn bounds(&self) -> Option<(i64, i64)> {
         match self.state.store().event_log_bounds().await {
             Ok(bounds) => Some(bounds),
@@ -187,7 +224,7 @@ impl<R: Render> Pump<R> {
         };
         let grace = self.state.config().realtime.slow_consumer_grace;
         match tokio::time::timeout(grace, self.channel.out.send(frame)).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(true) => Ok(()),
             _ => Err(End::Gone),
         }
     }

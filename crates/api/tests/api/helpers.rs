@@ -1,6 +1,5 @@
 //! Spawning a real server with a fresh database, and small clients for it.
 
-use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -125,15 +124,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = CancellationToken::new();
-        let app = weft_api::http::router(state.clone());
         let stopped = stop.clone();
-        tokio::spawn(async move {
-            let listener = listener.tap_io(|tcp| tcp.set_nodelay(true).unwrap());
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move { stopped.cancelled().await })
-                .await
-                .unwrap();
-        });
+        let serve = weft_api::http::serve(listener, state.clone(), async move { stopped.cancelled().await });
+        tokio::spawn(async move { serve.await.unwrap() });
         state.engine().spawn_workers(stop.clone());
         weft_engine::install_tls_provider();
         TestApp { addr, base: format!("http://{addr}"), state, http: reqwest::Client::new(), stop, _db: db }

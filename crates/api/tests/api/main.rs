@@ -10,6 +10,7 @@ mod auth_flows;
 mod codegen;
 mod collab;
 mod conformance;
+mod event_connections;
 mod events;
 mod notifications;
 mod projects;

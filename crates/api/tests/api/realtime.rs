@@ -241,7 +241,7 @@ both!(a_position_the_log_no_longer_holds_gets_resync, |app| {
 });
 
 /// A 4 KiB personal notification.
-fn bulky(user: weft_core::UserId, n: usize) -> (Audience, WeftEvent) {
+pub fn bulky(user: weft_core::UserId, n: usize) -> (Audience, WeftEvent) {
     let notification = NotificationView {
         id: uuid::Uuid::now_v7(),
         kind: NotificationKind::RunFailed,
