@@ -170,7 +170,9 @@ pub struct Settings {
     /// resume with `Last-Event-ID`).
     #[serde(with = "humantime_serde")]
     pub event_retention: Duration,
-    /// `WEFT_STREAM_BUFFER`: frames buffered per event stream before it counts as slow.
+    /// `WEFT_STREAM_BUFFER`: frames buffered per event stream before it counts as slow (an
+    /// SSE stream on a connection of its own is written into its socket: the socket's send
+    /// buffer is its buffer).
     pub stream_buffer: usize,
     /// `WEFT_SLOW_CONSUMER_GRACE`: how long a slow event stream may stay full before it is
     /// closed.

@@ -26,7 +26,9 @@ use crate::AppState;
 /// Settings of event streams and collaboration.
 #[derive(Clone, Copy, Debug)]
 pub struct RealtimeConfig {
-    /// Frames buffered per stream before it counts as slow.
+    /// Frames queued per stream before it counts as slow (streams with a queue: WebSocket
+    /// subscriptions, SSE through hyper; a stream written into its socket has the socket's
+    /// send buffer instead).
     pub stream_buffer: usize,
     /// How long a slow stream may stay full before it is closed.
     pub slow_consumer_grace: Duration,
