@@ -87,6 +87,9 @@ pub struct TickReport {
     pub recorded: usize,
     /// Fires found claimed already.
     pub already_claimed: usize,
+    /// Due schedules left due because their workflow could not be read (the store failed):
+    /// tried again after a pause that doubles while it lasts.
+    pub unreadable: usize,
 }
 
 impl TickReport {
@@ -113,6 +116,12 @@ struct DueFires {
     published: Published,
 }
 
+/// How many due schedules a batch loaded, and how many of them were left due.
+struct DueCounts {
+    loaded: usize,
+    unreadable: usize,
+}
+
 /// What one transaction of a tick did.
 struct Committed {
     /// Schedules it moved on.
@@ -122,6 +131,15 @@ struct Committed {
 
 /// How long before a fire time the scheduler loads what it will fire.
 const PREPARE_AHEAD: Duration = Duration::from_millis(100);
+
+/// The first pause before due schedules whose workflow could not be read are tried again.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+
+/// The pause before trying again schedules left due after `previous` (zero: the first
+/// failure): doubling, at most `longest`.
+fn retry_pause(previous: Duration, longest: Duration) -> Duration {
+    (previous * 2).clamp(FIRST_RETRY, longest.max(FIRST_RETRY))
+}
 
 /// Fires of one transaction of a tick (whole schedules; one schedule's catch-up may
 /// exceed it): bounds the memory and the write lock a burst holds.
@@ -142,7 +160,7 @@ fn new_fire(due: &DueFires, at: DateTime<Utc>, busy: &HashSet<uuid::Uuid>) -> Ne
         (Some(status), _) => (status, None),
         (None, Some(_)) => (FireStatus::Started, Some(RunId::new())),
         (None, None) => {
-            tracing::warn!(schedule = %schedule.id, "the scheduled workflow has no published version: fire skipped");
+            tracing::warn!(schedule = %schedule.id, "the scheduled workflow has no usable published version: fire skipped");
             (FireStatus::Skipped, None)
         }
     };
@@ -177,10 +195,15 @@ impl Inner {
     /// Runs the scheduler until `shutdown`.
     pub(crate) async fn run_scheduler(self: Arc<Self>, shutdown: CancellationToken) {
         let config = self.config.schedules.clone();
+        let mut retry = Duration::ZERO;
         loop {
-            if let Err(err) = self.schedule_tick(Utc::now()).await {
-                tracing::warn!(error = %err, "scheduler tick failed");
-            }
+            let unreadable = match self.schedule_tick(Utc::now()).await {
+                Ok(report) => report.unreadable,
+                Err(err) => {
+                    tracing::warn!(error = %err, "scheduler tick failed");
+                    0
+                }
+            };
             let next = match self.store.earliest_fire().await {
                 Ok(next) => next,
                 Err(err) => {
@@ -190,12 +213,18 @@ impl Inner {
             };
             let until_next = next.map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO));
             // A fire time within the sleep is prepared a little ahead and fired on time.
-            let (sleep, prepare) = match (next, until_next) {
+            let (mut sleep, mut prepare) = match (next, until_next) {
                 (Some(at), Some(until)) if until <= config.max_sleep => {
                     (until.saturating_sub(PREPARE_AHEAD), Some(at))
                 }
                 _ => (config.max_sleep, None),
             };
+            // Schedules left due keep the earliest fire time in the past: without a pause the
+            // loop would try them again at once, and again.
+            retry = if unreadable > 0 { retry_pause(retry, config.max_sleep) } else { Duration::ZERO };
+            if retry > sleep {
+                (sleep, prepare) = (retry, None);
+            }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(sleep) => {
@@ -231,9 +260,10 @@ impl Inner {
     ) -> Result<TickReport, EngineError> {
         let mut report = TickReport::default();
         loop {
-            let (batch, n_due) = self.due_batch(now).await?;
+            let (batch, counts) = self.due_batch(now).await?;
+            report.unreadable += counts.unreadable;
             let moved = self.fire_batch(&batch, &mut report).await?;
-            if (n_due as u64) < self.config.schedules.batch || moved == 0 {
+            if (counts.loaded as u64) < self.config.schedules.batch || moved == 0 {
                 return Ok(report);
             }
         }
@@ -241,12 +271,12 @@ impl Inner {
 
     /// The schedules due at `now` (at most a batch; answers how many were loaded) with
     /// their fire times and plans.
-    async fn due_batch(&self, now: DateTime<Utc>) -> Result<(Vec<DueFires>, usize), EngineError> {
+    async fn due_batch(&self, now: DateTime<Utc>) -> Result<(Vec<DueFires>, DueCounts), EngineError> {
         let due = self.store.due_schedules(now, self.config.schedules.batch).await?;
-        let n_due = due.len();
+        let mut counts = DueCounts { loaded: due.len(), unreadable: 0 };
         // The published version of each workflow, read once per tick.
         let mut published: HashMap<WorkflowId, Option<Published>> = HashMap::new();
-        let mut batch = Vec::with_capacity(n_due);
+        let mut batch = Vec::with_capacity(counts.loaded);
         for schedule in due {
             let Some(next_fire_at) = schedule.next_fire_at else { continue };
             let version = match published.entry(schedule.workflow_id) {
@@ -254,6 +284,16 @@ impl Inner {
                 Entry::Vacant(entry) => {
                     let version = match self.published_plan(schedule.workflow_id).await {
                         Ok(version) => Some(version),
+                        // The version itself is unusable (trying again will not help): its
+                        // fires are recorded as skipped and the schedule moves on.
+                        Err(
+                            err @ (EngineError::Version { .. }
+                            | EngineError::NoEntry
+                            | EngineError::Corrupt(_)),
+                        ) => {
+                            tracing::warn!(workflow = %schedule.workflow_id, error = %err, "the published version of a scheduled workflow is unusable: its fires are skipped");
+                            Some(None)
+                        }
                         Err(err) => {
                             tracing::warn!(workflow = %schedule.workflow_id, error = %err, "failed to load the published version of a scheduled workflow");
                             None
@@ -262,13 +302,16 @@ impl Inner {
                     entry.insert(version).clone()
                 }
             };
-            // Left due when its version could not be read: tried again next tick.
-            let Some(published) = version else { continue };
+            // Left due when its version could not be read: tried again after a pause.
+            let Some(published) = version else {
+                counts.unreadable += 1;
+                continue;
+            };
             let (fires, next) = self.due_fires(&schedule, next_fire_at, now);
             let advance = Some(Advance { id: schedule.id, expected: next_fire_at, next });
             batch.push(DueFires { schedule, fires, advance, published });
         }
-        Ok((batch, n_due))
+        Ok((batch, counts))
     }
 
     /// The workflow's published version and its plan.
@@ -460,5 +503,24 @@ impl Inner {
         let start = fire_start(schedule, fire.fire_at, version);
         self.start_claimed(start, Some(FireClaim::Queued { fire_id: fire.id })).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_left_due_are_retried_after_a_doubling_pause() {
+        let longest = Duration::from_secs(10);
+        let mut pause = Duration::ZERO;
+        let mut pauses = Vec::new();
+        for _ in 0..7 {
+            pause = retry_pause(pause, longest);
+            pauses.push(pause.as_millis());
+        }
+        assert_eq!(pauses, [500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+        // A longest sleep shorter than the first pause still pauses.
+        assert_eq!(retry_pause(Duration::ZERO, Duration::from_millis(100)), FIRST_RETRY);
     }
 }

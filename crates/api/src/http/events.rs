@@ -87,16 +87,9 @@ pub(crate) struct Accepted {
 
 impl Accepted {
     /// Feeds the stream into `socket` (its response head written) until it ends.
-    pub(crate) fn start(self, socket: tokio::net::TcpStream) {
+    pub(crate) async fn run(self, socket: tokio::net::TcpStream) {
         let sink = SocketSink::new(socket);
-        tokio::spawn(pump(
-            self.state,
-            self.follow,
-            self.resume_from,
-            sink,
-            SseRender,
-            CancellationToken::new(),
-        ));
+        pump(self.state, self.follow, self.resume_from, sink, SseRender, CancellationToken::new()).await;
     }
 }
 

@@ -12,22 +12,34 @@
 //! ([`crate::realtime::socket_sink`]). An `EventSource` opens its own connection, so this is
 //! the common case; a stream requested on a connection that already served other requests
 //! is served by hyper as before.
+//!
+//! A new connection's first bytes are read (without polling: each read waits for data) until
+//! they show whether it opens an event stream; any other connection goes to hyper with those
+//! bytes replayed ([`Rewind`]). An event stream's head is limited in size (64 KiB, 100 fields)
+//! and time (10 s from the connection's start, classification included); an error answer is
+//! written whole with its length, then the connection is closed after the client's leftover
+//! bytes are drained briefly (closing with unread bytes would reset the connection under the
+//! answer). The client is expected to send nothing more: anything it sends ends the stream.
+//! `serve` returns once hyper's connections and these have all ended.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, Version, header};
 use axum::response::Response;
 use axum::serve::{Listener, ListenerExt};
 use http_body_util::BodyExt as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
@@ -36,22 +48,24 @@ use crate::AppState;
 
 /// A connection's first bytes that make it an event stream's.
 const EVENTS: [&[u8]; 2] = [b"GET /events?", b"GET /events "];
-/// How long a new connection may take to send its first bytes before hyper gets it (hyper
-/// has timeouts of its own for idle connections).
-const FIRST_BYTES_WITHIN: Duration = Duration::from_secs(10);
-/// How long an event stream's request head may take to arrive.
+/// How long a new connection may take to show whether it opens an event stream (after that
+/// it goes to hyper as it is) and, when it does, to send its whole request head.
 const HEAD_WITHIN: Duration = Duration::from_secs(10);
-/// The largest request head of an event stream.
-const MAX_HEAD: usize = 16 * 1024;
-/// The most header fields in an event stream's request.
-const MAX_HEADERS: usize = 64;
+/// The largest request head of an event stream (browsers' cookies can be large).
+const MAX_HEAD: usize = 64 * 1024;
+/// The most header fields in an event stream's request (hyper's limit too).
+const MAX_HEADERS: usize = 100;
 /// How long writing a response head (or an error response) may take.
 const WRITE_WITHIN: Duration = Duration::from_secs(10);
 /// The largest error response body written on an event stream's connection.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// After an error response, how long the rest of the client's request is read (and
+/// dropped) before the socket is closed, so that closing does not reset the connection
+/// under the response.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves `state`'s API on `listener` until `signal` resolves; then stops accepting and waits
-/// for requests in flight (event streams end with the state's shutdown token).
+/// for the connections still open (event streams end with the state's shutdown token).
 pub async fn serve<F>(listener: TcpListener, state: AppState, signal: F) -> io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
@@ -60,7 +74,12 @@ where
     let app = super::router(state);
     let (hand_over, handed) = mpsc::channel(1024);
     let stop = CancellationToken::new();
-    let accepting = tokio::spawn(accept(listener, app.clone(), hand_over, stop.clone()));
+    // Dropping this future stops accepting too.
+    let _stop_on_drop = stop.clone().drop_guard();
+    // Every connection task holds a sender; all of them are gone when the channel closes.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
+    let accepting = tokio::spawn(accept(listener, app.clone(), hand_over, stop.clone(), open));
+    // `tap_io` gives hyper's connections their peer address (`ConnectInfo<SocketAddr>`).
     let to_hyper = Handed { queue: handed, local }.tap_io(|_| ());
     let served = axum::serve(to_hyper, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({
@@ -73,20 +92,21 @@ where
         .await;
     stop.cancel();
     let _ = accepting.await;
+    let _ = all_closed.recv().await;
     served
 }
 
 /// The connections hyper serves, as handed over by [`accept`].
 struct Handed {
-    queue: mpsc::Receiver<(TcpStream, SocketAddr)>,
+    queue: mpsc::Receiver<(Rewind, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl Listener for Handed {
-    type Io = TcpStream;
+    type Io = Rewind;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+    async fn accept(&mut self) -> (Rewind, SocketAddr) {
         match self.queue.recv().await {
             Some(connection) => connection,
             // Accepting stopped: so does serving, through the shutdown signal.
@@ -99,13 +119,58 @@ impl Listener for Handed {
     }
 }
 
+/// A connection whose first bytes were already read: they are read again first.
+struct Rewind {
+    read: Bytes,
+    socket: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.read.is_empty() {
+            let n = this.read.len().min(buf.remaining());
+            buf.put_slice(&this.read.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.socket).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().socket).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().socket).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.socket.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().socket).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().socket).poll_shutdown(cx)
+    }
+}
+
 /// Accepts connections until `stop`: event streams' connections are served here, the rest
 /// handed to hyper.
 async fn accept(
     mut listener: TcpListener,
     app: Router,
-    hand_over: mpsc::Sender<(TcpStream, SocketAddr)>,
+    hand_over: mpsc::Sender<(Rewind, SocketAddr)>,
     stop: CancellationToken,
+    open: mpsc::Sender<()>,
 ) {
     loop {
         // Errors (a connection reset before it was accepted, running out of descriptors) are
@@ -118,43 +183,63 @@ async fn accept(
         if let Err(err) = socket.set_nodelay(true) {
             tracing::debug!(error = %err, "could not set TCP_NODELAY");
         }
-        let (app, hand_over) = (app.clone(), hand_over.clone());
+        let (app, hand_over, open) = (app.clone(), hand_over.clone(), open.clone());
         tokio::spawn(async move {
-            if opens_event_stream(&socket).await {
-                serve_event_stream(socket, peer, app).await;
-            } else {
-                let _ = hand_over.send((socket, peer)).await;
-            }
+            let _open = open;
+            let deadline = Instant::now() + HEAD_WITHIN;
+            let (socket, read) = match first_bytes(socket, deadline).await {
+                First::Events(socket, read) => (socket, read),
+                First::Other(connection) => {
+                    let _ = hand_over.send((connection, peer)).await;
+                    return;
+                }
+                First::Gone => return,
+            };
+            serve_event_stream(socket, read, deadline, peer, app).await;
         });
     }
 }
 
-/// Whether a connection's first bytes are those of `GET /events` (read without taking them).
-async fn opens_event_stream(socket: &TcpStream) -> bool {
-    let deadline = tokio::time::Instant::now() + FIRST_BYTES_WITHIN;
-    let mut first = [0u8; 12];
+/// What a connection's first bytes showed.
+enum First {
+    /// `GET /events`: the socket and what was read of it.
+    Events(TcpStream, Vec<u8>),
+    /// Anything else (or nothing before the deadline): for hyper, with what was read.
+    Other(Rewind),
+    /// The client left.
+    Gone,
+}
+
+/// Reads a connection's first bytes until they show whether it opens an event stream.
+async fn first_bytes(mut socket: TcpStream, deadline: Instant) -> First {
+    let mut read = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
     loop {
-        let seen = match tokio::time::timeout_at(deadline, socket.peek(&mut first)).await {
-            Ok(Ok(n)) if n > 0 => &first[..n],
-            _ => return false,
-        };
-        if EVENTS.iter().any(|events| seen.starts_with(events)) {
-            return true;
+        if EVENTS.iter().any(|events| read.starts_with(events)) {
+            return First::Events(socket, read);
         }
-        if !EVENTS.iter().any(|events| events.starts_with(seen)) {
-            return false;
+        if !EVENTS.iter().any(|events| events.starts_with(&read)) {
+            return First::Other(Rewind { read: read.into(), socket });
         }
-        // A prefix of it: the rest is on its way (rare: a request's first bytes normally come
-        // in one segment).
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        match tokio::time::timeout_at(deadline, socket.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return First::Gone,
+            Ok(Ok(n)) => read.extend_from_slice(&chunk[..n]),
+            Err(_) => return First::Other(Rewind { read: read.into(), socket }),
+        }
     }
 }
 
-/// Serves a connection whose first request is `GET /events`: through the router, then, for an
-/// accepted stream, by writing its frames into the socket; any other answer is written whole
-/// and the connection closed.
-async fn serve_event_stream(mut socket: TcpStream, peer: SocketAddr, app: Router) {
-    let mut request = match tokio::time::timeout(HEAD_WITHIN, read_head(&mut socket)).await {
+/// Serves a connection whose first request is `GET /events` (`read` holds its first bytes):
+/// through the router, then, for an accepted stream, by writing its frames into the socket
+/// until the stream ends; any other answer is written whole and the connection closed.
+async fn serve_event_stream(
+    mut socket: TcpStream,
+    read: Vec<u8>,
+    deadline: Instant,
+    peer: SocketAddr,
+    app: Router,
+) {
+    let mut request = match tokio::time::timeout_at(deadline, read_head(&mut socket, read)).await {
         Ok(Ok(request)) => request,
         Ok(Err(Refused::Malformed(status))) => {
             let _ = write_response(&mut socket, plain(status)).await;
@@ -170,7 +255,7 @@ async fn serve_event_stream(mut socket: TcpStream, peer: SocketAddr, app: Router
         Some(accepted) if response.status() == StatusCode::OK => {
             let head = response_head(&response, None);
             match tokio::time::timeout(WRITE_WITHIN, socket.write_all(&head)).await {
-                Ok(Ok(())) => accepted.start(socket),
+                Ok(Ok(())) => accepted.run(socket).await,
                 _ => tracing::debug!(%peer, "event stream's client left before its response head"),
             }
         }
@@ -190,15 +275,9 @@ enum Refused {
 
 /// Reads and parses a request head (up to [`MAX_HEAD`] bytes); bytes after it are ignored
 /// (an event stream's connection serves one request).
-async fn read_head(socket: &mut TcpStream) -> Result<Request<Body>, Refused> {
-    let mut buffer = Vec::with_capacity(1024);
+async fn read_head(socket: &mut TcpStream, mut buffer: Vec<u8>) -> Result<Request<Body>, Refused> {
     let mut chunk = [0u8; 4096];
     loop {
-        let n = socket.read(&mut chunk).await.map_err(|_| Refused::Gone)?;
-        if n == 0 {
-            return Err(Refused::Gone);
-        }
-        buffer.extend_from_slice(&chunk[..n]);
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut head = httparse::Request::new(&mut fields);
         match head.parse(&buffer) {
@@ -209,6 +288,11 @@ async fn read_head(socket: &mut TcpStream) -> Result<Request<Body>, Refused> {
             }
             Err(_) => return Err(Refused::Malformed(StatusCode::BAD_REQUEST)),
         }
+        let n = socket.read(&mut chunk).await.map_err(|_| Refused::Gone)?;
+        if n == 0 {
+            return Err(Refused::Gone);
+        }
+        buffer.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -247,7 +331,9 @@ fn response_head<B>(response: &Response<B>, length: Option<usize>) -> Vec<u8> {
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
     for (name, value) in response.headers() {
-        if [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION].contains(name) {
+        if [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION, header::DATE]
+            .contains(name)
+        {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
@@ -255,6 +341,9 @@ fn response_head<B>(response: &Response<B>, length: Option<usize>) -> Vec<u8> {
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
+    head.extend_from_slice(
+        format!("date: {}\r\n", httpdate::fmt_http_date(std::time::SystemTime::now())).as_bytes(),
+    );
     if let Some(length) = length {
         head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
     }
@@ -276,5 +365,19 @@ async fn write_response(socket: &mut TcpStream, response: Response) -> io::Resul
         socket.shutdown().await
     })
     .await
-    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    // What the client sent beyond the head is read (at most `MAX_HEAD` more, for `LINGER`),
+    // until it closes too.
+    let _ = tokio::time::timeout(LINGER, async {
+        let mut chunk = [0u8; 4096];
+        let mut dropped = 0;
+        while dropped < MAX_HEAD {
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => dropped += n,
+            }
+        }
+    })
+    .await;
+    Ok(())
 }

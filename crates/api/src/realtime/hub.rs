@@ -102,25 +102,25 @@ impl Subscriber {
             return false;
         }
         match self.outlet.offer(id, prepared) {
-            Offer::Sent => {
+            offer @ (Offer::Sent | Offer::Partial) => {
                 if let Some(id) = id {
                     flow.cursor = id;
                 }
-                if matches!(&prepared.envelope.event, WeftEvent::SessionRevoked { session_id, .. } if *session_id == self.session)
-                {
+                let revoked = matches!(&prepared.envelope.event, WeftEvent::SessionRevoked { session_id, .. } if *session_id == self.session);
+                if revoked {
+                    // The pump finishes the frame (if written in part) and ends the stream.
                     flow.live = false;
                     flow.ended = true;
                     self.wake.notify_one();
+                    false
+                } else if offer == Offer::Partial {
+                    // The pump finishes the frame, then catches up.
+                    flow.live = false;
+                    self.wake.notify_one();
+                    true
+                } else {
+                    false
                 }
-                false
-            }
-            Offer::Partial => {
-                if let Some(id) = id {
-                    flow.cursor = id;
-                }
-                flow.live = false;
-                self.wake.notify_one();
-                true
             }
             offer => {
                 flow.live = false;

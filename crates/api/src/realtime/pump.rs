@@ -44,6 +44,9 @@ pub trait Sink: Send + Sync + 'static {
     fn send(&self, frame: Self::Frame) -> impl Future<Output = bool> + Send;
     /// Resolves when there is room for a frame; `false` when the consumer is gone.
     fn ready(&self) -> impl Future<Output = bool> + Send;
+    /// Resolves when what was taken has gone out to the consumer (a frame written in part
+    /// is finished), or the consumer is gone.
+    fn flushed(&self) -> impl Future<Output = ()> + Send;
     /// Resolves when the consumer is gone.
     fn closed(&self) -> impl Future<Output = ()> + Send;
 }
@@ -65,6 +68,10 @@ impl<T: Send + 'static> Sink for mpsc::Sender<T> {
 
     async fn ready(&self) -> bool {
         self.reserve().await.is_ok()
+    }
+
+    async fn flushed(&self) {
+        // The reader drains what is queued after the sender is gone.
     }
 
     async fn closed(&self) {
@@ -176,7 +183,11 @@ pub async fn pump<R: Render, S: Sink<Frame = R::Frame>>(
                 }
             }
             _ = subscriber.wake.notified() => match subscriber.state() {
-                None => return,
+                None => {
+                    // The session was revoked: its event (perhaps written in part) goes out whole.
+                    let _ = tokio::time::timeout(config.slow_consumer_grace, sink.out.flushed()).await;
+                    return;
+                }
                 Some(Some(cursor)) => {
                     pump.cursor = cursor;
                     behind = Some(Instant::now());

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Bytes;
 use tokio::net::TcpStream;
@@ -19,12 +20,14 @@ pub struct SocketSink {
     socket: TcpStream,
     /// The unwritten rest of a frame written in part; it goes out before anything else.
     pending: Mutex<Bytes>,
+    /// A write failed: the connection is gone.
+    failed: AtomicBool,
 }
 
 impl SocketSink {
     /// A sink writing into `socket` (whose response head was already written).
     pub fn new(socket: TcpStream) -> Self {
-        Self { socket, pending: Mutex::new(Bytes::new()) }
+        Self { socket, pending: Mutex::new(Bytes::new()), failed: AtomicBool::new(false) }
     }
 
     /// Writes `pending` as far as the socket takes it without waiting; whether all of it
@@ -48,6 +51,17 @@ impl SocketSink {
     /// both went out, `Ok(false)` when the socket is full (`frame` is then taken only if part
     /// of it was written).
     fn write(&self, frame: &mut Option<Bytes>) -> io::Result<bool> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let written = self.write_locked(frame);
+        if written.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        written
+    }
+
+    fn write_locked(&self, frame: &mut Option<Bytes>) -> io::Result<bool> {
         let mut pending = self.pending.lock().map_err(|_| io::Error::other("stream sink poisoned"))?;
         if !self.flush(&mut pending)? {
             return Ok(false);
@@ -97,19 +111,21 @@ impl Sink for SocketSink {
         self.send(Bytes::new()).await
     }
 
+    async fn flushed(&self) {
+        self.ready().await;
+    }
+
     async fn closed(&self) {
-        // A client sends nothing after its request on an event stream; whatever it sends is
-        // read and dropped, and its end (or a reset) is the stream's end.
-        let mut scratch = [0u8; 512];
+        // A client sends nothing after its request on an event stream: its end, a reset, or
+        // anything it sends ends the stream (nothing is read without bound).
+        let mut scratch = [0u8; 64];
         loop {
             if self.socket.readable().await.is_err() {
                 return;
             }
             match self.socket.try_read(&mut scratch) {
-                Ok(0) => return,
-                Ok(_) => {}
                 Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-                Err(_) => return,
+                _ => return,
             }
         }
     }

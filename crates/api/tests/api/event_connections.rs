@@ -144,8 +144,12 @@ fn user_of(session: &Session) -> weft_core::UserId {
 
 /// Waits until the hub holds `n` streams (10 s at most).
 async fn registered(app: &TestApp, n: usize) {
+    registered_within(app, n, Duration::from_secs(10)).await;
+}
+
+async fn registered_within(app: &TestApp, n: usize, within: Duration) {
     let hub = app.state.hub();
-    tokio::time::timeout(Duration::from_secs(10), async {
+    tokio::time::timeout(within, async {
         while hub.registered() != n {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -154,53 +158,66 @@ async fn registered(app: &TestApp, n: usize) {
     .unwrap_or_else(|_| panic!("{} streams registered, not {n}", hub.registered()));
 }
 
-both!(a_connection_opened_for_events_is_written_directly_and_released_when_the_client_leaves, |app| {
-    let session = app.register(&email("wire")).await;
-    let token = session.access_token.as_str();
-    let mut wire = Wire::open(&app).await;
-    wire.send(&request("/events", Some(token), "Origin: http://localhost:5173\r\n")).await;
-    let (status, fields) = wire.head().await;
-    assert_eq!(status, 200);
-    assert_eq!(field(&fields, "content-type"), Some("text/event-stream"));
-    assert_eq!(field(&fields, "cache-control"), Some("no-cache"));
-    assert_eq!(
-        field(&fields, "connection"),
-        Some("close"),
-        "served directly: the body ends with the connection"
-    );
-    assert_eq!(field(&fields, "transfer-encoding"), None);
-    assert_eq!(field(&fields, "content-length"), None);
-    assert!(field(&fields, "x-request-id").is_some(), "the router's layers apply");
-    assert_eq!(field(&fields, "access-control-allow-origin"), Some("http://localhost:5173"));
-    let (kind, _, _) = wire.frame(false, true).await.unwrap();
-    assert_eq!(kind, "heartbeat", "the first frame");
-    registered(&app, 1).await;
+/// Heartbeats far apart: a stream is only released early if its client's leaving is noticed.
+fn rare_heartbeats() -> weft_api::ApiConfig {
+    let mut config = test_config();
+    config.heartbeat_interval = Duration::from_secs(60);
+    config
+}
 
-    // Durable events with their ids, in order.
-    for n in 0..3 {
-        let (audience, event) = bulky(user_of(&session), n);
-        app.state.bus().publish(audience, event);
-    }
-    let mut last = 0;
-    for n in 0..3 {
-        let (kind, id, data) = loop {
-            let frame = wire.frame(false, false).await.unwrap();
-            if frame.0 != "session.created" {
-                break frame;
-            }
-        };
-        assert_eq!(kind, "notification.created");
-        let data: Value = serde_json::from_str(&data).unwrap();
-        assert_eq!(data["notification"]["title"], format!("n{n}"));
-        let id = id.expect("a durable event has an id");
-        assert!(id > last);
-        last = id;
-    }
+both!(
+    a_connection_opened_for_events_is_written_directly_and_released_when_the_client_leaves,
+    config = rare_heartbeats(),
+    |app| {
+        let session = app.register(&email("wire")).await;
+        let token = session.access_token.as_str();
+        let mut wire = Wire::open(&app).await;
+        wire.send(&request("/events", Some(token), "Origin: http://localhost:5173\r\n")).await;
+        let (status, fields) = wire.head().await;
+        assert_eq!(status, 200);
+        assert_eq!(field(&fields, "content-type"), Some("text/event-stream"));
+        assert_eq!(field(&fields, "cache-control"), Some("no-cache"));
+        assert_eq!(
+            field(&fields, "connection"),
+            Some("close"),
+            "served directly: the body ends with the connection"
+        );
+        assert_eq!(field(&fields, "transfer-encoding"), None);
+        assert_eq!(field(&fields, "content-length"), None);
+        assert!(field(&fields, "x-request-id").is_some(), "the router's layers apply");
+        assert_eq!(field(&fields, "access-control-allow-origin"), Some("http://localhost:5173"));
+        let (kind, _, _) = wire.frame(false, true).await.unwrap();
+        assert_eq!(kind, "heartbeat", "the first frame");
+        registered(&app, 1).await;
 
-    // The client leaves: its stream is released at once, not at the next write.
-    drop(wire);
-    registered(&app, 0).await;
-});
+        // Durable events with their ids, in order.
+        for n in 0..3 {
+            let (audience, event) = bulky(user_of(&session), n);
+            app.state.bus().publish(audience, event);
+        }
+        let mut last = 0;
+        for n in 0..3 {
+            let (kind, id, data) = loop {
+                let frame = wire.frame(false, false).await.unwrap();
+                if frame.0 != "session.created" {
+                    break frame;
+                }
+            };
+            assert_eq!(kind, "notification.created");
+            let data: Value = serde_json::from_str(&data).unwrap();
+            assert_eq!(data["notification"]["title"], format!("n{n}"));
+            let id = id.expect("a durable event has an id");
+            assert!(id > last);
+            last = id;
+        }
+
+        // The client leaves: its stream is released at once, not at the next write (the next
+        // heartbeat is a minute away).
+        drop(wire);
+        registered_within(&app, 0, Duration::from_secs(2)).await;
+        assert!(field(&fields, "date").is_some());
+    }
+);
 
 both!(a_stream_requested_after_other_requests_on_a_connection_is_served_by_hyper, |app| {
     let session = app.register(&email("keepalive")).await;
@@ -281,15 +298,80 @@ async fn refused_and_malformed_event_requests_get_a_whole_answer_and_the_connect
         }
     };
     assert_eq!(raw(b"GET /events HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n".to_vec()).await, 400);
-    let huge = format!("GET /events HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n", "f".repeat(20_000));
-    assert_eq!(raw(huge.into_bytes()).await, 431);
+    let huge = format!("GET /events HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n", "f".repeat(70_000));
+    assert_eq!(raw(huge.into_bytes()).await, 431, "a head over 64 KiB");
+    let many: String = (0..101).map(|n| format!("X-Field-{n}: {n}\r\n")).collect();
+    assert_eq!(raw(format!("GET /events HTTP/1.1\r\n{many}\r\n").into_bytes()).await, 431, "101 fields");
     assert_eq!(raw(b"GET /events HTTP/2.0\r\nHost: x\r\n\r\n".to_vec()).await, 400, "HTTP/1.x only");
-    // A path that only starts like the stream's goes to the router as usual.
+    // A path that only starts like the stream's goes to hyper as usual (its first bytes,
+    // already read, replayed): the connection stays open for another request.
     let mut wire = Wire::open(&app).await;
     wire.send(&request("/eventsx", None, "")).await;
     let (status, fields) = wire.head().await;
     assert_eq!(status, 404);
-    assert_eq!(field(&fields, "connection"), None, "served by hyper, kept alive");
+    let length: usize = field(&fields, "content-length").unwrap().parse().unwrap();
+    assert!(wire.fill_until(|read| read.len() >= length).await);
+    wire.read.drain(..length);
+    wire.send(&request("/health", None, "")).await;
+    assert_eq!(wire.head().await.0, 200, "kept alive");
+
+    // A head that comes in pieces, from an HTTP/1.0 client, still opens the stream.
+    let mut wire = Wire::open(&app).await;
+    let whole = format!("GET /events HTTP/1.0\r\nAuthorization: Bearer {token}\r\n\r\n");
+    for piece in [&whole[..2], &whole[2..9], &whole[9..30], &whole[30..]] {
+        wire.send(piece.as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let (status, fields) = wire.head().await;
+    assert_eq!(status, 200);
+    assert_eq!(field(&fields, "connection"), Some("close"));
+    assert_eq!(wire.frame(false, true).await.unwrap().0, "heartbeat");
+    // A client that sends anything more ends its stream.
+    wire.send(b"unexpected").await;
+    assert!(wire.ended().await);
+}
+
+/// A client that stops reading while large events keep coming: the socket fills, frames are
+/// refused or written in part and the stream's pump finishes them and catches up from the
+/// log; when the client reads again, every frame is whole, in order, none missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_gets_whole_frames_in_order_when_it_reads_again() {
+    let mut config = test_config();
+    config.realtime.slow_consumer_grace = Duration::from_secs(20);
+    config.realtime.max_replay = 100_000;
+    let app = TestApp::start(weft_store::testing::TestDatabase::sqlite().unwrap(), config).await;
+    let session = app.register(&email("stalled")).await;
+    let mut wire = Wire::open(&app).await;
+    wire.send(&request("/events", Some(&session.access_token), "")).await;
+    assert_eq!(wire.head().await.0, 200);
+    assert_eq!(wire.frame(false, true).await.unwrap().0, "heartbeat");
+    // 2,000 events of 4 KiB: more than the socket buffers hold while nobody reads.
+    const N: usize = 2000;
+    let user = user_of(&session);
+    for n in 0..N {
+        let (audience, event) = bulky(user, n);
+        app.state.bus().publish(audience, event);
+        if n % 200 == 199 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut last_id = 0;
+    for n in 0..N {
+        let (kind, id, data) = loop {
+            let frame = wire.frame(false, false).await.expect("the stream stays open");
+            if frame.0 == "notification.created" {
+                break frame;
+            }
+        };
+        assert_eq!(kind, "notification.created");
+        let data: Value = serde_json::from_str(&data).expect("a whole frame");
+        assert_eq!(data["notification"]["title"], format!("n{n}"), "no gap, no repeat");
+        let id = id.unwrap();
+        assert!(id > last_id);
+        last_id = id;
+    }
+    assert!(app.state.hub().paused() > 0, "the socket filled and the pump took the stream back");
 }
 
 both!(an_event_reaches_hundreds_of_streams_split_between_workers_in_order, |app| {

@@ -139,6 +139,15 @@ impl TestApp {
         AppState::new(store, weft_events::EventBus::new(256), config).unwrap()
     }
 
+    /// Runs statements on the app's database directly, to stage states the API never makes
+    /// (a stored version damaged, say).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let db = sea_orm::Database::connect(self._db.url()).await.unwrap();
+        db.execute_unprepared(sql).await.unwrap();
+        db.close().await.unwrap();
+    }
+
     pub fn rpc_url(&self) -> String {
         format!("{}/rpc", self.base)
     }

@@ -259,6 +259,27 @@ both!(restart_in_the_middle_of_a_tick, config = manual_ticks(), |app| {
     assert!(fired.iter().all(|fire| fire["runId"].is_string()));
 });
 
+both!(an_unusable_published_version_skips_fires_and_moves_the_schedule_on, config = manual_ticks(), |app| {
+    let f = published(&app, None, None, json!("ok")).await;
+    let schedule = create(&app, &f, json!({"cron": "0 * * * *", "catchUp": "all"})).await;
+    // The stored graph of the published version no longer reads as a graph.
+    app.execute_sql(r#"UPDATE workflow_versions SET graph = '{"nodes": 5}' WHERE graph IS NOT NULL"#).await;
+    let next = at(&schedule["nextFireAt"]);
+    let now = next + chrono::Duration::seconds(1);
+    let report = app.state.engine().schedule_tick(now).await.unwrap();
+    assert!(report.started.is_empty(), "{report:?}");
+    assert_eq!((report.recorded, report.unreadable), (1, 0), "recorded, not left due: {report:?}");
+    let fired = fires(&app, &f, &schedule).await;
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0]["status"], "skipped");
+    assert_eq!(at(&fired[0]["fireAt"]), next);
+    let got: Value =
+        app.call("schedule.get", json!({"scheduleId": schedule["id"]}), Some(&f.token)).await.unwrap();
+    assert_eq!(at(&got["nextFireAt"]), next + chrono::Duration::hours(1), "moved on");
+    // Nothing is left due to try again (the scheduler loop would otherwise spin on it).
+    assert_eq!(app.state.engine().schedule_tick(now).await.unwrap(), Default::default());
+});
+
 both!(overlap_skip_and_queue, config = manual_ticks(), |app| {
     let f = published(&app, None, Some(1500), json!("slow")).await;
     let skip = create(&app, &f, json!({"cron": "0 * * * *", "catchUp": "all", "overlap": "skip"})).await;
