@@ -43,7 +43,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
-use super::events::DirectSlot;
+use super::events::{Accepted, DirectSlot};
 use crate::AppState;
 
 /// A connection's first bytes that make it an event stream's.
@@ -185,7 +185,8 @@ async fn accept(
         }
         let (app, hand_over, open) = (app.clone(), hand_over.clone(), open.clone());
         tokio::spawn(async move {
-            let _open = open;
+            // Held while the connection is served here (until its stream ends).
+            let still_open = open;
             let deadline = Instant::now() + HEAD_WITHIN;
             let (socket, read) = match first_bytes(socket, deadline).await {
                 First::Events(socket, read) => (socket, read),
@@ -195,7 +196,13 @@ async fn accept(
                 }
                 First::Gone => return,
             };
-            serve_event_stream(socket, read, deadline, peer, app).await;
+            if let Some((accepted, socket)) = open_event_stream(socket, read, deadline, peer, app).await {
+                // A task of its own, sized for the stream alone (this one's state is larger).
+                tokio::spawn(async move {
+                    accepted.run(socket).await;
+                    drop(still_open);
+                });
+            }
         });
     }
 }
@@ -212,8 +219,9 @@ enum First {
 
 /// Reads a connection's first bytes until they show whether it opens an event stream.
 async fn first_bytes(mut socket: TcpStream, deadline: Instant) -> First {
+    // Buffers are on the heap: an event stream's task keeps the state of every step it went
+    // through for its whole life.
     let mut read = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
     loop {
         if EVENTS.iter().any(|events| read.starts_with(events)) {
             return First::Events(socket, read);
@@ -221,46 +229,46 @@ async fn first_bytes(mut socket: TcpStream, deadline: Instant) -> First {
         if !EVENTS.iter().any(|events| events.starts_with(&read)) {
             return First::Other(Rewind { read: read.into(), socket });
         }
-        match tokio::time::timeout_at(deadline, socket.read(&mut chunk)).await {
+        match tokio::time::timeout_at(deadline, socket.read_buf(&mut read)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return First::Gone,
-            Ok(Ok(n)) => read.extend_from_slice(&chunk[..n]),
+            Ok(Ok(_)) => {}
             Err(_) => return First::Other(Rewind { read: read.into(), socket }),
         }
     }
 }
 
-/// Serves a connection whose first request is `GET /events` (`read` holds its first bytes):
-/// through the router, then, for an accepted stream, by writing its frames into the socket
-/// until the stream ends; any other answer is written whole and the connection closed.
-async fn serve_event_stream(
+/// Answers a connection whose first request is `GET /events` (`read` holds its first bytes)
+/// through the router: for an accepted stream, writes the response head and answers the
+/// stream and its socket; any other answer is written whole and the connection closed.
+async fn open_event_stream(
     mut socket: TcpStream,
     read: Vec<u8>,
     deadline: Instant,
     peer: SocketAddr,
     app: Router,
-) {
+) -> Option<(Accepted, TcpStream)> {
     let mut request = match tokio::time::timeout_at(deadline, read_head(&mut socket, read)).await {
         Ok(Ok(request)) => request,
         Ok(Err(Refused::Malformed(status))) => {
             let _ = write_response(&mut socket, plain(status)).await;
-            return;
+            return None;
         }
-        Ok(Err(Refused::Gone)) | Err(_) => return,
+        Ok(Err(Refused::Gone)) | Err(_) => return None,
     };
     let slot = DirectSlot::default();
     request.extensions_mut().insert(ConnectInfo(peer));
     request.extensions_mut().insert(slot.clone());
     let Ok(response) = app.oneshot(request).await;
-    match slot.take() {
-        Some(accepted) if response.status() == StatusCode::OK => {
-            let head = response_head(&response, None);
-            match tokio::time::timeout(WRITE_WITHIN, socket.write_all(&head)).await {
-                Ok(Ok(())) => accepted.run(socket).await,
-                _ => tracing::debug!(%peer, "event stream's client left before its response head"),
-            }
-        }
+    let Some(accepted) = slot.take().filter(|_| response.status() == StatusCode::OK) else {
+        let _ = write_response(&mut socket, response).await;
+        return None;
+    };
+    let head = response_head(&response, None);
+    match tokio::time::timeout(WRITE_WITHIN, socket.write_all(&head)).await {
+        Ok(Ok(())) => Some((accepted, socket)),
         _ => {
-            let _ = write_response(&mut socket, response).await;
+            tracing::debug!(%peer, "event stream's client left before its response head");
+            None
         }
     }
 }
@@ -276,24 +284,32 @@ enum Refused {
 /// Reads and parses a request head (up to [`MAX_HEAD`] bytes); bytes after it are ignored
 /// (an event stream's connection serves one request).
 async fn read_head(socket: &mut TcpStream, mut buffer: Vec<u8>) -> Result<Request<Body>, Refused> {
-    let mut chunk = [0u8; 4096];
     loop {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut head = httparse::Request::new(&mut fields);
-        match head.parse(&buffer) {
-            Ok(httparse::Status::Complete(_)) => return request_of(&head),
-            Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => {}
-            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
-                return Err(Refused::Malformed(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
-            }
-            Err(_) => return Err(Refused::Malformed(StatusCode::BAD_REQUEST)),
+        if let Some(parsed) = parse_head(&buffer) {
+            return parsed;
         }
-        let n = socket.read(&mut chunk).await.map_err(|_| Refused::Gone)?;
-        if n == 0 {
-            return Err(Refused::Gone);
+        // At most one byte past the limit is read.
+        let room = (MAX_HEAD + 1).saturating_sub(buffer.len()).min(8192);
+        buffer.reserve(room);
+        match (&mut *socket).take(room as u64).read_buf(&mut buffer).await {
+            Ok(0) | Err(_) => return Err(Refused::Gone),
+            Ok(_) => {}
         }
-        buffer.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// The request in `buffer`, or `None` while its head is incomplete.
+fn parse_head(buffer: &[u8]) -> Option<Result<Request<Body>, Refused>> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut fields);
+    let too_large = Err(Refused::Malformed(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+    Some(match head.parse(buffer) {
+        Ok(httparse::Status::Complete(length)) if length > MAX_HEAD => too_large,
+        Ok(httparse::Status::Complete(_)) => request_of(&head),
+        Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD => return None,
+        Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => too_large,
+        Err(_) => Err(Refused::Malformed(StatusCode::BAD_REQUEST)),
+    })
 }
 
 /// The request a parsed head describes.
