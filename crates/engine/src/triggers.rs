@@ -4,11 +4,11 @@
 //! trigger and triggering run (`trigger_fires`) in the new run's transaction, so it happens
 //! once.
 //!
-//! The reaction runs after the run's end was committed, so a process that dies in between
-//! would lose it: every instance therefore sweeps, every [`RECOVERY_EVERY`], the runs that
-//! ended in the last [`RECOVERY_WINDOW`] (but not the last [`RECOVERY_GRACE`], which the live
-//! path handles) for a watching trigger without its fire, and reacts again (safe: fires are
-//! claimed once).
+//! The reaction runs after the run's end (or start) was committed, so a process that dies in
+//! between would lose it: every instance therefore sweeps, every [`RECOVERY_EVERY`], the runs
+//! that ended — and those started by hand — in the last [`RECOVERY_WINDOW`] (but not the last
+//! [`RECOVERY_GRACE`], which the live path handles) for a watching trigger without its fire,
+//! and reacts again (safe: fires are claimed once).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,32 @@ pub(crate) enum RunSignal {
     Ended(RunId),
     /// The run was started by hand (`workflow.execute`).
     StartedByHand(RunId),
+}
+
+/// What the recovery sweep looks at.
+#[derive(Clone, Copy, Debug)]
+enum Watched {
+    /// Runs' ends.
+    Ends,
+    /// Starts by hand.
+    StartsByHand,
+}
+
+impl Watched {
+    /// When it happened to `run`.
+    fn at(self, run: &Run, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Watched::Ends => run.finished_at.unwrap_or(now),
+            Watched::StartsByHand => run.created_at,
+        }
+    }
+
+    fn signal(self, run: RunId) -> RunSignal {
+        match self {
+            Watched::Ends => RunSignal::Ended(run),
+            Watched::StartsByHand => RunSignal::StartedByHand(run),
+        }
+    }
 }
 
 /// Whether a trigger watching for `on` fires for `run`.
@@ -80,41 +106,61 @@ impl Inner {
         }
     }
 
-    /// Reacts again to runs that ended in the recovery window with a watching trigger that
-    /// has not fired for them (their process died before reacting); answers how many.
+    /// Reacts again to runs that ended (or were started by hand) in the recovery window with
+    /// a watching trigger that has not fired for them (their process died before reacting);
+    /// answers how many.
     pub(crate) async fn recover_triggers(self: &Arc<Self>, now: DateTime<Utc>) -> Result<usize, EngineError> {
-        let triggers = self.store.event_triggers_on_run_ends().await?;
-        let mut sources: Vec<_> = triggers.iter().map(|t| t.source_workflow_id).collect();
-        sources.sort_unstable_by_key(|w| w.0);
-        sources.dedup();
         let window = chrono::Duration::from_std(RECOVERY_WINDOW).unwrap_or_default();
         let grace = chrono::Duration::from_std(RECOVERY_GRACE).unwrap_or_default();
         let mut recovered = 0;
-        for source in sources {
-            let ended = self
-                .store
-                .runs_ended_between(source, now - RECOVERY_MAX_RUN, now - window, now - grace, RECOVERY_BATCH)
-                .await?;
-            if ended.is_empty() {
-                continue;
-            }
-            let keys: Vec<String> = ended.iter().map(|run| run.id.to_string()).collect();
-            let mut missed = std::collections::HashSet::new();
-            for trigger in triggers.iter().filter(|t| t.source_workflow_id == source) {
-                let fired = self.store.fired_keys(trigger.id, &keys).await?;
-                for (run, key) in ended.iter().zip(&keys) {
-                    let watching = trigger.project_id == run.project_id
-                        && trigger.created_at <= run.finished_at.unwrap_or(now)
-                        && matches(&trigger.on, run, RunSignal::Ended(run.id));
-                    if watching && !fired.contains(key) {
-                        missed.insert(run.id);
+        for watched in [Watched::Ends, Watched::StartsByHand] {
+            let triggers = match watched {
+                Watched::Ends => self.store.event_triggers_on_run_ends().await?,
+                Watched::StartsByHand => self.store.event_triggers_on_manual_starts().await?,
+            };
+            let mut sources: Vec<_> = triggers.iter().map(|t| t.source_workflow_id).collect();
+            sources.sort_unstable_by_key(|w| w.0);
+            sources.dedup();
+            for source in sources {
+                let runs = match watched {
+                    Watched::Ends => {
+                        self.store
+                            .runs_ended_between(
+                                source,
+                                now - RECOVERY_MAX_RUN,
+                                now - window,
+                                now - grace,
+                                RECOVERY_BATCH,
+                            )
+                            .await?
+                    }
+                    Watched::StartsByHand => {
+                        self.store
+                            .runs_started_by_hand_between(source, now - window, now - grace, RECOVERY_BATCH)
+                            .await?
+                    }
+                };
+                if runs.is_empty() {
+                    continue;
+                }
+                let keys: Vec<String> = runs.iter().map(|run| run.id.to_string()).collect();
+                let mut missed = std::collections::HashSet::new();
+                for trigger in triggers.iter().filter(|t| t.source_workflow_id == source) {
+                    let fired = self.store.fired_keys(trigger.id, &keys).await?;
+                    for (run, key) in runs.iter().zip(&keys) {
+                        let watching = trigger.project_id == run.project_id
+                            && trigger.created_at <= watched.at(run, now)
+                            && matches(&trigger.on, run, watched.signal(run.id));
+                        if watching && !fired.contains(key) {
+                            missed.insert(run.id);
+                        }
                     }
                 }
-            }
-            for run in ended.iter().filter(|run| missed.contains(&run.id)) {
-                tracing::info!(run = %run.id, "reacting to a run end that was not reacted to");
-                self.react(RunSignal::Ended(run.id)).await?;
-                recovered += 1;
+                for run in runs.iter().filter(|run| missed.contains(&run.id)) {
+                    tracing::info!(run = %run.id, ?watched, "reacting to a run that was not reacted to");
+                    self.react(watched.signal(run.id)).await?;
+                    recovered += 1;
+                }
             }
         }
         Ok(recovered)
@@ -175,11 +221,12 @@ impl Inner {
             started_by: trigger.created_by,
             timeout: None,
         };
-        let claim = FireClaim::New {
-            trigger_id: trigger.id.0,
-            key: source.id.to_string(),
-            fire_at: source.finished_at.unwrap_or_else(Utc::now),
+        let fire_at = if trigger.on == "manual" {
+            source.created_at
+        } else {
+            source.finished_at.unwrap_or_else(Utc::now)
         };
+        let claim = FireClaim::New { trigger_id: trigger.id.0, key: source.id.to_string(), fire_at };
         self.start_claimed(start, Some(claim)).await?;
         Ok(())
     }

@@ -95,12 +95,14 @@ both!(runs_ending_and_manual_starts_trigger_workflows, |app| {
     let _: Value = app.call("trigger.delete", json!({"triggerId": trigger_id}), Some(&token)).await.unwrap();
 });
 
-both!(a_run_end_missed_by_a_dead_process_is_reacted_to_once_by_the_sweep, |app| {
-    let source = published(&app, None, None, json!("done")).await;
+/// A trigger watching `on` ("succeeded" or "manual") whose reaction to a run was lost (the
+/// process died between the run's end, or start, and reacting): the sweep reacts once.
+async fn missed_reaction_is_swept_once(app: &TestApp, on: &str) {
+    let source = published(app, None, None, json!("done")).await;
     let token = source.token.clone();
     let graph = json!({"nodes": [
         {"id": "start", "name": "start", "type": "start", "position": {"x": 0, "y": 0}, "config": {}},
-        {"id": "done", "name": "done", "type": "end", "position": {"x": 0, "y": 0}, "config": {"output": "{{ input.sourceRun.status }}"}}
+        {"id": "done", "name": "done", "type": "end", "position": {"x": 0, "y": 0}, "config": {"output": "{{ input.sourceRun.id }}"}}
     ], "edges": [{"source": "start", "sourcePort": "out", "target": "done", "targetPort": "in"}]});
     let created: Value = app
         .call(
@@ -118,32 +120,41 @@ both!(a_run_end_missed_by_a_dead_process_is_reacted_to_once_by_the_sweep, |app| 
         .unwrap();
     let run_id: weft_core::RunId = ran["run"]["id"].as_str().unwrap().parse().unwrap();
     let run = app.state.store().get_run(run_id).await.unwrap().unwrap();
-    let ended = run.finished_at.unwrap();
-    // The trigger was there when the run ended, but the process that ran it died before
-    // reacting: stored as it was, nothing fired.
+    // When what the trigger watches happened.
+    let happened = if on == "manual" { run.created_at } else { run.finished_at.unwrap() };
+    // The trigger was there when it happened, but the process died before reacting: stored
+    // as it was, nothing fired.
     let trigger = weft_store::EventTrigger {
         id: weft_core::EventTriggerId(uuid::Uuid::now_v7()),
         project_id: run.project_id,
         workflow_id: target.parse().unwrap(),
         source_workflow_id: run.workflow_id,
-        on: "succeeded".to_owned(),
+        on: on.to_owned(),
         input: "{}".to_owned(),
         created_by: None,
-        created_at: ended - chrono::Duration::minutes(1),
+        created_at: happened - chrono::Duration::minutes(1),
     };
     app.state.store().create_event_trigger(&trigger).await.unwrap();
-    assert!(runs_of(&app, &token, &target).await.is_empty());
+    assert!(runs_of(app, &token, &target).await.is_empty());
 
     // Too recent for the sweep (the live path's business), then swept once, never twice.
     let engine = app.state.engine();
-    assert_eq!(engine.recover_triggers(ended + chrono::Duration::seconds(2)).await.unwrap(), 0);
-    assert_eq!(engine.recover_triggers(ended + chrono::Duration::minutes(1)).await.unwrap(), 1);
-    let started = eventually(&app, &token, &target, 1).await;
+    assert_eq!(engine.recover_triggers(happened + chrono::Duration::seconds(2)).await.unwrap(), 0);
+    assert_eq!(engine.recover_triggers(happened + chrono::Duration::minutes(1)).await.unwrap(), 1);
+    let started = eventually(app, &token, &target, 1).await;
     assert_eq!(started[0]["trigger"], "event");
-    assert_eq!(started[0]["output"], "succeeded");
-    assert_eq!(engine.recover_triggers(ended + chrono::Duration::minutes(2)).await.unwrap(), 0);
+    assert_eq!(started[0]["output"], run_id.to_string());
+    assert_eq!(engine.recover_triggers(happened + chrono::Duration::minutes(2)).await.unwrap(), 0);
     // Beyond the window the run is not looked at any more.
-    assert_eq!(engine.recover_triggers(ended + chrono::Duration::hours(1)).await.unwrap(), 0);
+    assert_eq!(engine.recover_triggers(happened + chrono::Duration::hours(1)).await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(runs_of(&app, &token, &target).await.len(), 1);
+    assert_eq!(runs_of(app, &token, &target).await.len(), 1);
+}
+
+both!(a_run_end_missed_by_a_dead_process_is_reacted_to_once_by_the_sweep, |app| {
+    missed_reaction_is_swept_once(&app, "succeeded").await;
+});
+
+both!(a_start_by_hand_missed_by_a_dead_process_is_reacted_to_once_by_the_sweep, |app| {
+    missed_reaction_is_swept_once(&app, "manual").await;
 });

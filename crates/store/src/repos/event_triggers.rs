@@ -89,6 +89,11 @@ impl Store {
         self.event_triggers_where(event_triggers::Column::On.ne("manual")).await
     }
 
+    /// Every event trigger watching starts by hand (for the recovery sweep).
+    pub async fn event_triggers_on_manual_starts(&self) -> Result<Vec<EventTrigger>, StoreError> {
+        self.event_triggers_where(event_triggers::Column::On.eq("manual")).await
+    }
+
     /// Which of `keys` a trigger has fired for.
     pub async fn fired_keys(
         &self,

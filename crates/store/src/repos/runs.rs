@@ -441,16 +441,44 @@ impl Store {
         ended_before: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<Run>, StoreError> {
+        let ended = Condition::all()
+            .add(runs::Column::CreatedAt.gte(created_since))
+            .add(runs::Column::FinishedAt.gte(ended_from))
+            .add(runs::Column::FinishedAt.lt(ended_before));
+        self.runs_of_workflow_where(workflow, ended, limit).await
+    }
+
+    /// Runs of `workflow` started by hand (trigger `manual`) in `[from, before)` (at most
+    /// `limit`, oldest first).
+    pub async fn runs_started_by_hand_between(
+        &self,
+        workflow: WorkflowId,
+        from: DateTime<Utc>,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Run>, StoreError> {
+        let by_hand = Condition::all()
+            .add(runs::Column::CreatedAt.gte(from))
+            .add(runs::Column::CreatedAt.lt(before))
+            .add(runs::Column::Trigger.eq("manual"));
+        self.runs_of_workflow_where(workflow, by_hand, limit).await
+    }
+
+    /// Runs of `workflow` meeting `condition` (at most `limit`, oldest first).
+    async fn runs_of_workflow_where(
+        &self,
+        workflow: WorkflowId,
+        condition: Condition,
+        limit: u64,
+    ) -> Result<Vec<Run>, StoreError> {
         runs::Entity::find()
             .filter(runs::Column::WorkflowId.eq(workflow.0))
-            .filter(runs::Column::CreatedAt.gte(created_since))
-            .filter(runs::Column::FinishedAt.gte(ended_from))
-            .filter(runs::Column::FinishedAt.lt(ended_before))
+            .filter(condition)
             .order_by_asc(runs::Column::CreatedAt)
             .limit(limit)
             .all(&self.read)
             .await
-            .context("failed to list ended runs")?
+            .context("failed to list a workflow's runs")?
             .into_iter()
             .map(run_from_row)
             .collect()
