@@ -11,7 +11,7 @@ use weft_store::{Store, StoreOptions};
 
 use crate::settings::Settings;
 
-/// How often expired tickets, tokens and sessions are purged.
+/// How often expired tickets, tokens, sessions and webhook signature claims are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// How long ended sessions stay visible for audit before being purged.
 const KEEP_ENDED_SESSIONS: chrono::Duration = chrono::Duration::days(7);
@@ -127,9 +127,16 @@ async fn purge_loop(state: AppState) {
     let mut interval = tokio::time::interval(PURGE_INTERVAL);
     loop {
         interval.tick().await;
-        match state.store().purge_expired_auth(chrono::Utc::now(), KEEP_ENDED_SESSIONS).await {
+        let now = chrono::Utc::now();
+        match state.store().purge_expired_auth(now, KEEP_ENDED_SESSIONS).await {
             Ok(removed) => tracing::debug!(removed, "purged expired auth records"),
             Err(err) => tracing::warn!(error = %err, "failed to purge expired auth records"),
+        }
+        // Signed webhook calls older than the tolerance can never be replayed: their claims go.
+        let tolerance = chrono::Duration::from_std(state.config().webhooks.tolerance).unwrap_or_default();
+        match state.store().purge_webhook_claims(now - tolerance - chrono::Duration::minutes(5)).await {
+            Ok(removed) => tracing::debug!(removed, "purged webhook signature claims"),
+            Err(err) => tracing::warn!(error = %err, "failed to purge webhook signature claims"),
         }
     }
 }

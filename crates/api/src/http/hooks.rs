@@ -2,8 +2,10 @@
 //!
 //! In order: an unknown id answers 404; past the webhook's rate 429 with `Retry-After`; a
 //! body over its limit 413; a missing or wrong signature or token 401 (HMAC signatures carry
-//! a timestamp, refused outside the tolerance, and a signature seen before on this instance
-//! is a replay); a workflow without a published version 409. Then the run starts with the
+//! a timestamp, refused outside the tolerance; a signature is claimed in `trigger_fires` in
+//! the transaction of the run it starts, so a signature accepted before — on any instance,
+//! before a restart too — is a replay, refused 401 and starting nothing); a workflow without
+//! a published version 409. Then the run starts with the
 //! request as data (`method`, `headers` without credentials, `query`, `body`: parsed JSON
 //! for JSON bodies, else text, else base64; a body is never read as a file or a path).
 //! Async webhooks answer 202 `{ runId }`; sync ones wait for the run up to their timeout
@@ -28,7 +30,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use weft_core::WebhookId;
 use weft_engine::StartRun;
-use weft_store::{RunStatus, Webhook};
+use weft_store::{FireClaim, RunStatus, Webhook};
 
 use crate::AppState;
 use crate::routers::webhook::{cipher, seal_context};
@@ -37,8 +39,6 @@ use crate::routers::webhook::{cipher, seal_context};
 pub const SIGNATURE_HEADER: &str = "x-weft-signature";
 /// The token header of token webhooks (besides `Authorization: Bearer`).
 pub const TOKEN_HEADER: &str = "x-weft-token";
-/// Signatures remembered per instance to refuse replays within the tolerance.
-const SEEN_SIGNATURES: usize = 65_536;
 
 /// Server-wide webhook limits.
 #[derive(Clone, Debug)]
@@ -61,17 +61,10 @@ impl Default for WebhookLimits {
     }
 }
 
-/// Per-webhook rate limiters (GCRA) and recently seen signatures, in this process.
+/// Per-webhook rate limiters (GCRA), in this process.
+#[derive(Default)]
 pub struct HookGuards {
     limiters: Mutex<HashMap<WebhookId, (i64, Arc<DefaultDirectRateLimiter>)>>,
-    seen: Mutex<lru::LruCache<String, ()>>,
-}
-
-impl Default for HookGuards {
-    fn default() -> Self {
-        let capacity = std::num::NonZeroUsize::new(SEEN_SIGNATURES).unwrap_or(std::num::NonZeroUsize::MIN);
-        Self { limiters: Mutex::new(HashMap::new()), seen: Mutex::new(lru::LruCache::new(capacity)) }
-    }
 }
 
 impl HookGuards {
@@ -94,11 +87,6 @@ impl HookGuards {
                 .wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
-    }
-
-    /// Whether `signature` is new (and remembers it).
-    fn first_sight(&self, signature: &str) -> bool {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).put(signature.to_owned(), ()).is_none()
     }
 }
 
@@ -172,7 +160,7 @@ async fn handle(
     }
     let bytes: Bytes =
         http_body_util::Limited::new(body, limit).collect().await.map_err(|_| too_large())?.to_bytes();
-    verify(state, &webhook, &headers, &bytes)?;
+    let claim = verify(state, &webhook, &headers, &bytes)?;
     let workflow =
         state.store().find_workflow(webhook.workflow_id).await.map_err(internal)?.ok_or_else(not_found)?;
     let Some(version) = workflow.published_version else {
@@ -196,10 +184,19 @@ async fn handle(
         started_by: webhook.created_by,
         timeout: None,
     };
-    let run = state.engine().start_run(start).await.map_err(|err| {
-        tracing::warn!(webhook = %webhook.id, error = %err, "a webhook could not start its run");
-        refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the run could not be started")
-    })?;
+    let started = match claim {
+        // A signed call is claimed in its run's transaction: on every instance, once.
+        Some(claim) => state.engine().start_fired_run(start, claim).await,
+        None => state.engine().start_run(start).await.map(Some),
+    };
+    let run = started
+        .map_err(|err| {
+            tracing::warn!(webhook = %webhook.id, error = %err, "a webhook could not start its run");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the run could not be started")
+        })?
+        .ok_or_else(|| {
+            refuse(StatusCode::UNAUTHORIZED, "unauthorized", "this signature was used already (replay)")
+        })?;
     if webhook.mode != "sync" {
         return Ok((StatusCode::ACCEPTED, Json(json!({ "runId": run.id, "status": run.status.as_str() })))
             .into_response());
@@ -231,8 +228,14 @@ fn internal(err: weft_store::StoreError) -> Refusal {
     refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
 }
 
-/// Checks the request's signature or token against the webhook's secret.
-fn verify(state: &AppState, webhook: &Webhook, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+/// Checks the request's signature or token against the webhook's secret; for a signed call,
+/// the claim its run must take (a signature already claimed is a replay).
+fn verify(
+    state: &AppState,
+    webhook: &Webhook,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<FireClaim>, Refusal> {
     let unauthorized = |message: &str| refuse(StatusCode::UNAUTHORIZED, "unauthorized", message);
     let secret = cipher(state)
         .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "webhooks need WEFT_SECRET_KEY"))?
@@ -256,7 +259,8 @@ fn verify(state: &AppState, webhook: &Webhook, headers: &HeaderMap, body: &[u8])
             Ok::<_, Refusal>(mac)
         };
         let expected = tag(secret)?.finalize().into_bytes();
-        return tag(token.as_bytes())?.verify_slice(&expected).map_err(|_| unauthorized("invalid token"));
+        tag(token.as_bytes())?.verify_slice(&expected).map_err(|_| unauthorized("invalid token"))?;
+        return Ok(None);
     }
     let header = headers
         .get(SIGNATURE_HEADER)
@@ -272,10 +276,14 @@ fn verify(state: &AppState, webhook: &Webhook, headers: &HeaderMap, body: &[u8])
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
     mac.verify_slice(&signature).map_err(|_| unauthorized("invalid signature"))?;
-    if !state.hooks().first_sight(&format!("{}:{header}", webhook.id)) {
-        return Err(unauthorized("this signature was used already (replay)"));
-    }
-    Ok(())
+    let fire_at = chrono::DateTime::from_timestamp(timestamp, 0).unwrap_or_else(Utc::now);
+    Ok(Some(FireClaim::New { trigger_id: webhook.id.0, key: signature_key(&signature), fire_at }))
+}
+
+/// The `trigger_fires` key that claims a signed call (per webhook): its signature, which
+/// covers the timestamp and the body (`sig:` and 43 characters, within the key's 64).
+fn signature_key(signature: &[u8]) -> String {
+    format!("sig:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature))
 }
 
 /// `t=<unix seconds>,v1=<hex>` into its parts.

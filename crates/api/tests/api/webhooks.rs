@@ -111,6 +111,47 @@ both!(hmac_signatures_and_async_mode, |app| {
     assert_eq!(status, 404);
 });
 
+both!(a_signature_is_accepted_once_across_instances, |app| {
+    let f = published(&app, None, None, json!("{{ input.body.n }}")).await;
+    let (url, secret) = webhook(&app, &f, json!({"name": "shared"})).await;
+    // A second instance on the same database, serving HTTP.
+    let other = app.another_instance(test_config()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(weft_api::http::serve(listener, other.clone(), async move { stopped.cancelled().await }));
+    let other_url = url.replace(&app.base, &other_base);
+
+    let body = r#"{"n":1}"#;
+    let signed = sign(&secret, chrono::Utc::now().timestamp(), body);
+    // The same signed call at both instances at once: one run, one replay.
+    let (a, b) =
+        tokio::join!(post(&app, &url, body, Some(&signed)), post(&app, &other_url, body, Some(&signed)));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [202, 401], "{a:?} {b:?}");
+    let replayed = if a.0 == 401 { &a.2 } else { &b.2 };
+    assert!(replayed["message"].as_str().unwrap().contains("replay"));
+    // Again later, at either: still a replay.
+    for target in [&url, &other_url] {
+        let (status, _, answer) = post(&app, target, body, Some(&signed)).await;
+        assert_eq!(status, 401, "{answer}");
+    }
+    let page: Value =
+        app.call("run.list", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "one run");
+    // A new signature of the same body is a new call.
+    let again = sign(&secret, chrono::Utc::now().timestamp() + 1, body);
+    assert_eq!(post(&app, &other_url, body, Some(&again)).await.0, 202);
+
+    // Claims older than the tolerance are purged (such calls are refused by their timestamp).
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(app.state.store().purge_webhook_claims(later).await.unwrap(), 2);
+    assert_eq!(app.state.store().purge_webhook_claims(later).await.unwrap(), 0);
+    stop.cancel();
+});
+
 both!(sync_mode_answers_the_result, |app| {
     let f = published(&app, None, None, json!({"hello": "{{ input.body.name }}"})).await;
     let (url, token) =

@@ -2,11 +2,14 @@
 //! (see `weft_core::secrets`) and a hint; the API seals, and opens to verify a request.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, TransactionTrait,
+};
 use weft_core::{ProjectId, UserId, WebhookId, WorkflowId};
 
 use crate::Store;
-use crate::entities::webhooks;
+use crate::entities::{trigger_fires, webhooks};
 use crate::error::{Context, StoreError};
 
 /// A stored webhook. `sealed` is the encrypted secret; never show it.
@@ -129,10 +132,29 @@ impl Store {
 
     /// Deletes a webhook; `false` when it did not exist.
     pub async fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError> {
-        let result = webhooks::Entity::delete_by_id(id.0)
+        let txn = self.write.begin().await.context("failed to begin transaction")?;
+        // Its signature claims (`trigger_fires` rows keyed by signature) go with it.
+        trigger_fires::Entity::delete_many()
+            .filter(trigger_fires::Column::TriggerId.eq(id.0))
+            .exec(&txn)
+            .await
+            .context("failed to delete webhook claims")?;
+        let result =
+            webhooks::Entity::delete_by_id(id.0).exec(&txn).await.context("failed to delete webhook")?;
+        txn.commit().await.context("failed to commit transaction")?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Deletes the signature claims of webhook calls signed before `before` (outside every
+    /// tolerance, so never matched again); how many.
+    pub async fn purge_webhook_claims(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let webhook_ids = webhooks::Entity::find().select_only().column(webhooks::Column::Id).into_query();
+        Ok(trigger_fires::Entity::delete_many()
+            .filter(trigger_fires::Column::TriggerId.in_subquery(webhook_ids))
+            .filter(trigger_fires::Column::FireAt.lt(before))
             .exec(&self.write)
             .await
-            .context("failed to delete webhook")?;
-        Ok(result.rows_affected == 1)
+            .context("failed to purge webhook claims")?
+            .rows_affected)
     }
 }
