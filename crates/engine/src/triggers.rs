@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
-use weft_core::RunId;
+use weft_core::{RunId, WorkflowId};
 use weft_store::{EventTrigger, FireClaim, Run, RunStatus};
 
 use crate::{EngineError, Inner, StartRun};
@@ -51,6 +51,39 @@ enum Watched {
 }
 
 impl Watched {
+    /// What a trigger watching for `on` reacts to.
+    fn of(on: &str) -> Watched {
+        if on == "manual" { Watched::StartsByHand } else { Watched::Ends }
+    }
+
+    /// The triggers watching this.
+    async fn triggers(self, store: &weft_store::Store) -> Result<Vec<EventTrigger>, EngineError> {
+        Ok(match self {
+            Watched::Ends => store.event_triggers_on_run_ends().await?,
+            Watched::StartsByHand => store.event_triggers_on_manual_starts().await?,
+        })
+    }
+
+    /// The runs of `source` this happened to in the recovery window before `now`.
+    async fn recent_runs(
+        self,
+        store: &weft_store::Store,
+        source: WorkflowId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Run>, EngineError> {
+        let window = chrono::Duration::from_std(RECOVERY_WINDOW).unwrap_or_default();
+        let grace = chrono::Duration::from_std(RECOVERY_GRACE).unwrap_or_default();
+        let (from, before) = (now - window, now - grace);
+        Ok(match self {
+            Watched::Ends => {
+                store.runs_ended_between(source, now - RECOVERY_MAX_RUN, from, before, RECOVERY_BATCH).await?
+            }
+            Watched::StartsByHand => {
+                store.runs_started_by_hand_between(source, from, before, RECOVERY_BATCH).await?
+            }
+        })
+    }
+
     /// When it happened to `run`.
     fn at(self, run: &Run, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
@@ -110,36 +143,14 @@ impl Inner {
     /// a watching trigger that has not fired for them (their process died before reacting);
     /// answers how many.
     pub(crate) async fn recover_triggers(self: &Arc<Self>, now: DateTime<Utc>) -> Result<usize, EngineError> {
-        let window = chrono::Duration::from_std(RECOVERY_WINDOW).unwrap_or_default();
-        let grace = chrono::Duration::from_std(RECOVERY_GRACE).unwrap_or_default();
         let mut recovered = 0;
         for watched in [Watched::Ends, Watched::StartsByHand] {
-            let triggers = match watched {
-                Watched::Ends => self.store.event_triggers_on_run_ends().await?,
-                Watched::StartsByHand => self.store.event_triggers_on_manual_starts().await?,
-            };
+            let triggers = watched.triggers(&self.store).await?;
             let mut sources: Vec<_> = triggers.iter().map(|t| t.source_workflow_id).collect();
             sources.sort_unstable_by_key(|w| w.0);
             sources.dedup();
             for source in sources {
-                let runs = match watched {
-                    Watched::Ends => {
-                        self.store
-                            .runs_ended_between(
-                                source,
-                                now - RECOVERY_MAX_RUN,
-                                now - window,
-                                now - grace,
-                                RECOVERY_BATCH,
-                            )
-                            .await?
-                    }
-                    Watched::StartsByHand => {
-                        self.store
-                            .runs_started_by_hand_between(source, now - window, now - grace, RECOVERY_BATCH)
-                            .await?
-                    }
-                };
+                let runs = watched.recent_runs(&self.store, source, now).await?;
                 if runs.is_empty() {
                     continue;
                 }
@@ -221,11 +232,7 @@ impl Inner {
             started_by: trigger.created_by,
             timeout: None,
         };
-        let fire_at = if trigger.on == "manual" {
-            source.created_at
-        } else {
-            source.finished_at.unwrap_or_else(Utc::now)
-        };
+        let fire_at = Watched::of(&trigger.on).at(source, Utc::now());
         let claim = FireClaim::New { trigger_id: trigger.id.0, key: source.id.to_string(), fire_at };
         self.start_claimed(start, Some(claim)).await?;
         Ok(())

@@ -106,21 +106,16 @@ impl Subscriber {
                 if let Some(id) = id {
                     flow.cursor = id;
                 }
+                // Its session's end ends the stream; a frame written in part pauses it. Either
+                // way the pump takes over and first finishes the frame.
                 let revoked = matches!(&prepared.envelope.event, WeftEvent::SessionRevoked { session_id, .. } if *session_id == self.session);
-                if revoked {
-                    // The pump finishes the frame (if written in part) and ends the stream.
+                let paused = offer == Offer::Partial && !revoked;
+                if revoked || paused {
                     flow.live = false;
-                    flow.ended = true;
+                    flow.ended = revoked;
                     self.wake.notify_one();
-                    false
-                } else if offer == Offer::Partial {
-                    // The pump finishes the frame, then catches up.
-                    flow.live = false;
-                    self.wake.notify_one();
-                    true
-                } else {
-                    false
                 }
+                paused
             }
             offer => {
                 flow.live = false;

@@ -119,6 +119,13 @@ impl Wire {
         }
     }
 
+    /// The body of the response whose head had `fields` (`content-length` bytes), taken.
+    async fn body(&mut self, fields: &[(String, String)]) -> Vec<u8> {
+        let length: usize = field(fields, "content-length").unwrap().parse().unwrap();
+        assert!(self.fill_until(|read| read.len() >= length).await);
+        self.read.drain(..length).collect()
+    }
+
     /// Whether the server closed the connection (within 10 s).
     async fn ended(&mut self) -> bool {
         !self.fill_until(|_| false).await
@@ -226,9 +233,7 @@ both!(a_stream_requested_after_other_requests_on_a_connection_is_served_by_hyper
     wire.send(&request("/health", None, "")).await;
     let (status, fields) = wire.head().await;
     assert_eq!(status, 200);
-    let length: usize = field(&fields, "content-length").unwrap().parse().unwrap();
-    assert!(wire.fill_until(|read| read.len() >= length).await);
-    wire.read.drain(..length);
+    wire.body(&fields).await;
     // The same connection, kept alive.
     wire.send(&request("/events", Some(token), "")).await;
     let (status, fields) = wire.head().await;
@@ -263,11 +268,9 @@ async fn refused_and_malformed_event_requests_get_a_whole_answer_and_the_connect
             wire.send(&request).await;
             let (status, fields) = wire.head().await;
             assert_eq!(field(&fields, "connection"), Some("close"));
-            let length: usize = field(&fields, "content-length").unwrap().parse().unwrap();
-            assert!(wire.fill_until(|read| read.len() >= length).await);
+            let body = wire.body(&fields).await;
             let body: Value =
-                if length == 0 { Value::Null } else { serde_json::from_slice(&wire.read[..length]).unwrap() };
-            wire.read.drain(..length);
+                if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
             assert!(wire.ended().await, "the connection closes after the answer");
             (status, body)
         }
@@ -309,9 +312,7 @@ async fn refused_and_malformed_event_requests_get_a_whole_answer_and_the_connect
     wire.send(&request("/eventsx", None, "")).await;
     let (status, fields) = wire.head().await;
     assert_eq!(status, 404);
-    let length: usize = field(&fields, "content-length").unwrap().parse().unwrap();
-    assert!(wire.fill_until(|read| read.len() >= length).await);
-    wire.read.drain(..length);
+    wire.body(&fields).await;
     wire.send(&request("/health", None, "")).await;
     assert_eq!(wire.head().await.0, 200, "kept alive");
 
