@@ -12,6 +12,7 @@ mod m20261202_000005_ai;
 mod m20261202_000006_notifications;
 mod m20261202_000007_realtime;
 mod m20261202_000008_schedules;
+mod m20261207_000009_presence_key;
 
 /// Applies Weft's migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_notifications::Migration),
             Box::new(m20261202_000007_realtime::Migration),
             Box::new(m20261202_000008_schedules::Migration),
+            Box::new(m20261207_000009_presence_key::Migration),
         ]
     }
 }

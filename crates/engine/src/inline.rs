@@ -60,8 +60,10 @@ pub(crate) async fn run_ready(
         }
         let now = Utc::now();
         let ctx = context::build(Source::Txn(txn), run, plan, index, &step, now).await?;
-        let Some(Outcome::Done { output, ports }) = runner::run_pure(&inner.templates, &ctx) else {
-            // A failed attempt is handled by a worker, under the node's retry policy.
+        let outcome = inner.templates.inline(|t| runner::run_pure(t, &ctx));
+        let Some(Outcome::Done { output, ports }) = outcome else {
+            // A failed attempt (also one past the inline budget of templates) is handled by
+            // a worker, under the node's retry policy and with the full budget.
             carried.left_ready = true;
             continue;
         };

@@ -60,8 +60,8 @@ pub struct EngineConfig {
     pub node_timeout: Duration,
     /// Deepest nesting of sub-workflow runs.
     pub max_depth: i32,
-    /// Instruction budget of one template or expression evaluation.
-    pub template_fuel: u64,
+    /// Limits of template and expression evaluation.
+    pub templates: template::TemplateLimits,
     /// Which outbound HTTP destinations are allowed.
     pub outbound: OutboundPolicy,
     /// Most steps of pure nodes (start, end, transform, decision, switch, parallel, join)
@@ -85,7 +85,7 @@ impl Default for EngineConfig {
             poll_interval: Duration::from_millis(500),
             node_timeout: Duration::from_secs(300),
             max_depth: 8,
-            template_fuel: 200_000,
+            templates: template::TemplateLimits::default(),
             outbound: OutboundPolicy::default(),
             inline_steps: 4096,
             ai: ai::AiSettings::default(),
@@ -317,7 +317,7 @@ impl Engine {
     pub fn new(store: Store, bus: EventBus, config: EngineConfig) -> Result<Self, EngineError> {
         let http =
             OutboundHttp::new(config.outbound.clone()).map_err(|e| EngineError::Http(e.to_string()))?;
-        let templates = Templates::new(config.template_fuel);
+        let templates = Templates::new(config.templates.clone());
         let ai = ai::AiRuntime::new(store.clone(), config.ai.clone(), &config.outbound)
             .map_err(|e| EngineError::Ai(e.to_string()))?;
         let (failures, failed_runs) = tokio::sync::mpsc::unbounded_channel();

@@ -11,7 +11,7 @@ use serde_json::Value;
 use weft_core::workflow::nodes::{LoopConfig, LoopKind};
 
 use crate::runner::NodeError;
-use crate::template::Templates;
+use crate::template::Evaluation;
 
 /// A loop's progress, kept in its waiting step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,7 +64,11 @@ pub fn scope_chain(scope: &str) -> Vec<String> {
 }
 
 /// Evaluates how a loop begins.
-pub fn begin(t: &Templates, config: &LoopConfig, data: &minijinja::Value) -> Result<LoopStart, NodeError> {
+pub fn begin(
+    t: &Evaluation<'_>,
+    config: &LoopConfig,
+    data: &minijinja::Value,
+) -> Result<LoopStart, NodeError> {
     match config.kind {
         LoopKind::ForEach => {
             let expression = config.items.as_deref().unwrap_or("[]");
@@ -103,7 +107,7 @@ pub fn begin(t: &Templates, config: &LoopConfig, data: &minijinja::Value) -> Res
 
 /// Whether a while loop runs iteration `index`.
 pub fn while_condition(
-    t: &Templates,
+    t: &Evaluation<'_>,
     config: &LoopConfig,
     data: &minijinja::Value,
     index: usize,

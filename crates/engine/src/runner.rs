@@ -11,7 +11,7 @@ use weft_core::workflow::{ErrorClass, Node, NodeSpec};
 
 use crate::Inner;
 use crate::http::{OutboundBody, OutboundRequest};
-use crate::template::{TemplateError, Templates};
+use crate::template::{Evaluation, TemplateError};
 
 /// A failed attempt, as recorded in the step and shown in the run's trace.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,19 +24,32 @@ pub struct NodeError {
     pub status: Option<u16>,
     /// A server's Retry-After.
     pub retry_after: Option<Duration>,
+    /// The setting whose limit the attempt went past (`WEFT_TEMPLATE_…`).
+    pub limit: Option<&'static str>,
 }
 
 impl NodeError {
     /// A failure of class `other`.
     pub fn other(message: impl Into<String>) -> Self {
-        Self { class: ErrorClass::Other, message: message.into(), status: None, retry_after: None }
+        Self {
+            class: ErrorClass::Other,
+            message: message.into(),
+            status: None,
+            retry_after: None,
+            limit: None,
+        }
     }
 
-    /// The error as stored and shown: `{ class, message, status? }`.
+    /// The error as stored and shown: `{ class, message, status?, limit? }`.
     pub fn to_json(&self) -> Value {
         let mut value = json!({ "class": self.class, "message": self.message });
-        if let (Some(status), Value::Object(map)) = (self.status, &mut value) {
-            map.insert("status".to_owned(), json!(status));
+        if let Value::Object(map) = &mut value {
+            if let Some(status) = self.status {
+                map.insert("status".to_owned(), json!(status));
+            }
+            if let Some(limit) = self.limit {
+                map.insert("limit".to_owned(), json!(limit));
+            }
         }
         value
     }
@@ -44,7 +57,14 @@ impl NodeError {
 
 impl From<TemplateError> for NodeError {
     fn from(err: TemplateError) -> Self {
-        Self::other(err.message)
+        match err.limit {
+            Some((limit, budget)) => Self {
+                class: ErrorClass::Limit,
+                limit: Some(limit.setting(budget)),
+                ..Self::other(err.message)
+            },
+            None => Self::other(err.message),
+        }
     }
 }
 
@@ -132,12 +152,12 @@ pub fn is_pure(spec: &NodeSpec) -> bool {
 }
 
 /// Runs one attempt of a pure node (see [`is_pure`]); `None` for the other nodes.
-pub fn run_pure(t: &Templates, ctx: &StepContext<'_>) -> Option<Outcome> {
+pub fn run_pure(t: &Evaluation<'_>, ctx: &StepContext<'_>) -> Option<Outcome> {
     let outcome = pure(t, ctx)?;
     Some(outcome.unwrap_or_else(Outcome::Failed))
 }
 
-fn pure(t: &Templates, ctx: &StepContext<'_>) -> Option<Result<Outcome, NodeError>> {
+fn pure(t: &Evaluation<'_>, ctx: &StepContext<'_>) -> Option<Result<Outcome, NodeError>> {
     let data = &ctx.data;
     let outcome = || -> Result<Outcome, NodeError> {
         Ok(match &ctx.node.spec {
@@ -177,12 +197,15 @@ fn pure(t: &Templates, ctx: &StepContext<'_>) -> Option<Result<Outcome, NodeErro
 }
 
 async fn run_inner(inner: &Inner, ctx: &StepContext<'_>) -> Result<Outcome, NodeError> {
-    let t = &inner.templates;
-    if let Some(outcome) = pure(t, ctx) {
+    if is_pure(&ctx.node.spec)
+        && let Some(outcome) = inner.templates.evaluate(|t| pure(t, ctx)).await
+    {
         return outcome;
     }
     Ok(match &ctx.node.spec {
-        NodeSpec::Delay(config) => delay(t, ctx, config.duration_ms, config.until.as_deref())?,
+        NodeSpec::Delay(config) => {
+            inner.templates.evaluate(|t| delay(t, ctx, config.duration_ms, config.until.as_deref())).await?
+        }
         NodeSpec::Http(config) => http(inner, ctx, config).await?,
         NodeSpec::Ai(config) => crate::ai::node::run(inner, ctx, config).await?,
         NodeSpec::VectorSearch(_) => {
@@ -205,7 +228,7 @@ pub fn join_threshold(policy: JoinPolicy, n: Option<u32>, indegree: usize) -> us
 }
 
 fn delay(
-    t: &Templates,
+    t: &Evaluation<'_>,
     ctx: &StepContext<'_>,
     duration_ms: Option<u64>,
     until: Option<&str>,
@@ -237,20 +260,35 @@ fn delay(
     Ok(Outcome::Sleep { until: due, state: json!({ "timerUntil": due }) })
 }
 
+/// An HTTP node's config with its templates rendered.
+struct RenderedHttp {
+    url: String,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    body: Option<OutboundBody>,
+}
+
 async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Result<Outcome, NodeError> {
-    let t = &inner.templates;
     let data = &ctx.data;
-    let pairs =
-        |items: &[weft_core::workflow::nodes::NameValue]| -> Result<Vec<(String, String)>, NodeError> {
-            items.iter().map(|nv| Ok((nv.name.clone(), t.render_str(&nv.value, data)?))).collect()
+    let rendered = |t: &Evaluation<'_>| -> Result<RenderedHttp, NodeError> {
+        let pairs =
+            |items: &[weft_core::workflow::nodes::NameValue]| -> Result<Vec<(String, String)>, NodeError> {
+                items.iter().map(|nv| Ok((nv.name.clone(), t.render_str(&nv.value, data)?))).collect()
+            };
+        let body = match &config.body {
+            None => None,
+            Some(HttpBody::Json(value)) => Some(OutboundBody::Json(t.render_value(value, data)?)),
+            Some(HttpBody::Text(text)) => Some(OutboundBody::Text(t.render_str(text, data)?)),
+            Some(HttpBody::Form(fields)) => Some(OutboundBody::Form(pairs(fields)?)),
         };
-    let body = match &config.body {
-        None => None,
-        Some(HttpBody::Json(value)) => Some(OutboundBody::Json(t.render_value(value, data)?)),
-        Some(HttpBody::Text(text)) => Some(OutboundBody::Text(t.render_str(text, data)?)),
-        Some(HttpBody::Form(fields)) => Some(OutboundBody::Form(pairs(fields)?)),
+        Ok(RenderedHttp {
+            url: t.render_str(&config.url, data)?.trim().to_owned(),
+            headers: pairs(&config.headers)?,
+            query: pairs(&config.query)?,
+            body,
+        })
     };
-    let mut headers = pairs(&config.headers)?;
+    let RenderedHttp { url, mut headers, query, body } = inner.templates.evaluate(rendered).await?;
     let mut secret_headers = Vec::new();
     if let Some(credential) = &config.credential_id {
         let (name, value) = inner
@@ -264,9 +302,9 @@ async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Resu
     }
     let request = OutboundRequest {
         method: config.method,
-        url: t.render_str(&config.url, data)?.trim().to_owned(),
+        url,
         headers,
-        query: pairs(&config.query)?,
+        query,
         body,
         timeout: Duration::from_millis(config.timeout_ms),
         idempotency_key: Some(ctx.idempotency_key.clone()),
@@ -286,6 +324,7 @@ async fn http(inner: &Inner, ctx: &StepContext<'_>, config: &HttpConfig) -> Resu
             message: err.to_string(),
             status: err.status(),
             retry_after: err.retry_after(),
+            limit: None,
         }),
     }
 }

@@ -254,7 +254,8 @@ async fn advance(
         Some(_) => {}
         None if state.finished == state.started => {
             let data = condition_data(txn, run, parent, node.id.as_str(), state.started).await?;
-            match loops::while_condition(&inner.templates, config, &data, state.started) {
+            // Inside the recording transaction: the inline budget, failing the loop past it.
+            match inner.templates.inline(|t| loops::while_condition(t, config, &data, state.started)) {
                 Ok(false) => {}
                 Ok(true) if state.started >= config.max_iterations.unwrap_or(0) as usize => {
                     let error = NodeError::other(format!(

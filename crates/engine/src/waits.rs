@@ -61,7 +61,7 @@ pub async fn approval(
 ) -> Result<(), EngineError> {
     let now = Utc::now();
     let instructions = match &config.instructions {
-        Some(template) => match inner.templates.render_str(template, &ctx.data) {
+        Some(template) => match inner.templates.evaluate(|t| t.render_str(template, &ctx.data)).await {
             Ok(text) => text,
             Err(err) => return give_up(inner, run, plan, index, step, err.into()).await,
         },
@@ -215,7 +215,7 @@ pub async fn sub_workflow(
         return give_up(inner, run, plan, index, step, fail(message)).await;
     }
     let input = match &config.input {
-        Some(template) => match inner.templates.render_value(template, &ctx.data) {
+        Some(template) => match inner.templates.evaluate(|t| t.render_value(template, &ctx.data)).await {
             Ok(value) => value,
             Err(err) => return give_up(inner, run, plan, index, step, err.into()).await,
         },

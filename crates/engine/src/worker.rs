@@ -124,6 +124,7 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
             message: "the run exceeded its time limit".to_owned(),
             status: None,
             retry_after: None,
+            limit: None,
         };
         return fail_run(inner, &run, &step, error).await;
     }
@@ -164,7 +165,7 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
         _ => {}
     }
     if let NodeSpec::Loop(config) = &node.spec {
-        return match loops::begin(&inner.templates, config, &ctx.data) {
+        return match inner.templates.evaluate(|t| loops::begin(t, config, &ctx.data)).await {
             Ok(LoopStart::Empty) => {
                 succeed(inner, &run, &plan, index, &step, json!([]), vec!["done".into()]).await
             }
@@ -185,6 +186,7 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
                 message: format!("the node did not finish within {} ms", timeout.as_millis()),
                 status: None,
                 retry_after: None,
+                limit: None,
             }),
         },
         stop = keep_lease(inner, &run, step.id) => {

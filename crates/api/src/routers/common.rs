@@ -11,6 +11,9 @@ use crate::rpc::CallContext;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// Longest search text, in characters. A search becomes a `LIKE` pattern, whose length the
+/// database bounds (SQLite refuses patterns over 50,000 bytes); the check comes before any query.
+pub const MAX_SEARCH_CHARS: usize = 200;
 /// Default page size.
 pub const DEFAULT_PAGE: u32 = 50;
 /// Largest page size.
@@ -69,4 +72,15 @@ pub fn description(errors: &mut ValidationErrors, path: &str, value: &str) -> St
         ));
     }
     value.to_owned()
+}
+
+/// A search text, trimmed; `None` when absent or blank; VALIDATION when longer than
+/// [`MAX_SEARCH_CHARS`].
+pub fn search(path: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(trimmed) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    text_length(path, &trimmed, 1, MAX_SEARCH_CHARS)
+        .map_err(|e| ApiError::from(ValidationErrors::single(e)))?;
+    Ok(Some(trimmed))
 }

@@ -1,7 +1,15 @@
 //! Turning a raw `params` member into a procedure's params type, with field paths.
+//!
+//! Rules that hold for every string of every procedure live here, at the one boundary every
+//! call crosses, so that a new procedure inherits them without a line of its own: a text
+//! holding a NUL character (U+0000) is refused with a VALIDATION error naming each field.
+//! PostgreSQL cannot store NUL in text while SQLite can; refusing it everywhere makes both
+//! databases answer alike, and no legitimate name, search or document needs it.
 
 use serde::de::DeserializeOwned;
-use weft_core::FieldError;
+use serde_json::Value;
+use weft_core::validation::join_path;
+use weft_core::{FieldError, ValidationErrors};
 
 use crate::error::ApiError;
 
@@ -17,8 +25,68 @@ pub(crate) fn parse_params<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, 
         )]));
     }
     let mut deserializer = serde_json::Deserializer::from_str(raw);
-    serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|err| ApiError::InvalidParams(vec![weft_core::validation::from_serde_error("", &err)]))
+    let params = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|err| ApiError::InvalidParams(vec![weft_core::validation::from_serde_error("", &err)]))?;
+    if has_escaped_nul(raw) {
+        return Err(nul_errors(raw).into());
+    }
+    Ok(params)
+}
+
+/// Whether the JSON text spells a NUL character. JSON cannot carry a raw NUL inside a string,
+/// so `\u0000` is its only spelling; escapes are consumed pairwise, so an escaped backslash
+/// followed by `u0000` is not one. One pass over the text, without allocating.
+fn has_escaped_nul(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].iter().position(|&b| b == b'\\') {
+        let escape = at + offset;
+        if bytes.get(escape + 1) == Some(&b'u') && bytes.get(escape + 2..escape + 6) == Some(b"0000") {
+            return true;
+        }
+        at = escape + 2;
+        if at >= bytes.len() {
+            return false;
+        }
+    }
+    false
+}
+
+/// The VALIDATION error naming every field (or object key) whose text holds a NUL.
+fn nul_errors(raw: &str) -> ValidationErrors {
+    let mut errors = ValidationErrors::new();
+    if let Ok(value) = serde_json::from_str::<Value>(raw) {
+        collect_nul_paths(&value, "", &mut errors);
+    }
+    if errors.0.is_empty() {
+        errors.push(nul_error(""));
+    }
+    errors
+}
+
+fn nul_error(path: &str) -> FieldError {
+    FieldError::new(path, "nulCharacter", "must not contain the NUL character (U+0000)")
+}
+
+fn collect_nul_paths(value: &Value, path: &str, errors: &mut ValidationErrors) {
+    match value {
+        Value::String(text) if text.contains('\0') => errors.push(nul_error(path)),
+        Value::Array(items) => {
+            for (idx, item) in items.iter().enumerate() {
+                collect_nul_paths(item, &join_path(path, &format!("[{idx}]")), errors);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let item_path = join_path(path, &key.replace('\0', "\\u0000"));
+                if key.contains('\0') {
+                    errors.push(nul_error(&item_path));
+                }
+                collect_nul_paths(item, &item_path, errors);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +136,32 @@ mod tests {
     #[test]
     fn positional_params_are_refused() {
         assert_eq!(fields(r#"["a"]"#)[0].code, "byPosition");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_the_path_of_each_field() {
+        let refused = |raw: &str| match parse_params::<serde_json::Value>(Some(raw)) {
+            Err(ApiError::Validation(errors)) => {
+                errors.0.into_iter().map(|e| (e.path, e.code)).collect::<Vec<_>>()
+            }
+            other => panic!("expected a validation error for {raw}, got {other:?}"),
+        };
+        let nul = |path: &str| (path.to_owned(), "nulCharacter".to_owned());
+        assert_eq!(refused(r#"{"email":"a\u0000b"}"#), vec![nul("email")]);
+        assert_eq!(
+            refused(r#"{"inner":{"list":["ok","\u0000"]},"k\u0000":1}"#),
+            vec![nul("inner.list[1]"), nul("k\\u0000")]
+        );
+        // An escaped backslash followed by `u0000` is text, not a NUL.
+        for raw in [r#"{"a":"\\u0000"}"#, r#"{"a":"\\\\u0000x"}"#, r#"{"a":"\u0001"}"#, r#"{"a":"\\"}"#] {
+            assert!(parse_params::<serde_json::Value>(Some(raw)).is_ok(), "{raw}");
+        }
+        assert!(has_escaped_nul(r#"{"a":"\\\u0000"}"#));
+        // A malformed params object stays an INVALID_PARAMS error.
+        assert!(matches!(
+            parse_params::<Params>(Some(r#"{"email":"\u0000","x":1}"#)),
+            Err(ApiError::InvalidParams(_))
+        ));
     }
 
     #[test]

@@ -197,6 +197,41 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         )
         .await;
     expect_error(error, -32004, "notFound");
+    // Client ids are each user's own: Ada joining with Bob's is answered exactly as with a
+    // fresh id (a new editor of hers, under that id), and Bob's editor is untouched.
+    let mut answers = Vec::new();
+    for id in [json!(client), json!(uuid::Uuid::now_v7())] {
+        let joined: Value = app
+            .call("collab.join", json!({"workflowId": workflow_id, "clientId": id}), Some(&ada.access_token))
+            .await
+            .unwrap();
+        assert_eq!(joined["clientId"], id);
+        let mut users: Vec<_> =
+            joined["presence"].as_array().unwrap().iter().map(|p| p["userId"].clone()).collect();
+        users.sort_by_key(|u| u.to_string());
+        answers.push((users, joined["version"].clone(), joined["heartbeatMs"].clone()));
+        let event = next_event(&mut ada_sees).await.unwrap();
+        assert_eq!(
+            (event.kind.as_str(), &event.data["presence"]["userId"]),
+            ("collab.joined", &ada.user["id"])
+        );
+        let left: Value = app
+            .call("collab.leave", json!({"workflowId": workflow_id, "clientId": id}), Some(&ada.access_token))
+            .await
+            .unwrap();
+        assert_eq!(left["left"], true);
+        let event = next_event(&mut ada_sees).await.unwrap();
+        assert_eq!((event.kind.as_str(), &event.data["clientId"]), ("collab.left", &id));
+    }
+    assert_eq!(answers[0], answers[1]);
+    let _: Value = app
+        .call(
+            "collab.heartbeat",
+            json!({"workflowId": workflow_id, "clientId": client}),
+            Some(&bob.access_token),
+        )
+        .await
+        .unwrap();
 
     // Bob leaves.
     let left: Value = app

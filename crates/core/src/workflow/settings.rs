@@ -66,6 +66,9 @@ pub enum ErrorClass {
     ServerError,
     /// The remote side refused the request (HTTP 4xx other than 429).
     ClientError,
+    /// A template or expression went past one of the evaluation limits (`WEFT_TEMPLATE_*`):
+    /// trying again would meet it again.
+    Limit,
     /// Anything else, including template and expression errors.
     Other,
 }

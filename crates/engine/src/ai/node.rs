@@ -28,11 +28,17 @@ pub(crate) async fn run(
     config: &AiConfig,
 ) -> Result<Outcome, NodeError> {
     let runtime = &inner.ai;
-    let prompt = inner.templates.render_str(&config.prompt, &ctx.data)?;
-    let system = match &config.system_prompt {
-        Some(template) => Some(inner.templates.render_str(template, &ctx.data)?),
-        None => None,
-    };
+    let (prompt, system) = inner
+        .templates
+        .evaluate(|t| -> Result<_, NodeError> {
+            let prompt = t.render_str(&config.prompt, &ctx.data)?;
+            let system = match &config.system_prompt {
+                Some(template) => Some(t.render_str(template, &ctx.data)?),
+                None => None,
+            };
+            Ok((prompt, system))
+        })
+        .await?;
     let client = runtime
         .client_for(ctx.run.project_id, config.credential_id.as_deref())
         .await
@@ -143,7 +149,13 @@ fn described(last: &ChatOutcome, total_cost_micro_usd: u64, body: Value) -> Valu
 }
 
 fn node_error(err: &AiError) -> NodeError {
-    NodeError { class: err.error_class(), message: err.to_string(), status: None, retry_after: None }
+    NodeError {
+        class: err.error_class(),
+        message: err.to_string(),
+        status: None,
+        retry_after: None,
+        limit: None,
+    }
 }
 
 /// A chat whose tokens are published as `node.token` events while they arrive.

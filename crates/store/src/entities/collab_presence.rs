@@ -1,5 +1,6 @@
 //! The `collab_presence` table: editors (browser tabs) on a workflow, until they leave or
-//! stop sending heartbeats.
+//! stop sending heartbeats. Keyed by user and client id: a tab chooses its client id, so two
+//! users' ids never meet.
 #![allow(missing_docs)]
 
 use sea_orm::entity::prelude::*;
@@ -9,9 +10,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub client_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: Uuid,
     pub workflow_id: Uuid,
     pub project_id: Uuid,
-    pub user_id: Uuid,
     #[sea_orm(column_type = "Text", nullable)]
     pub cursor: Option<String>,
     #[sea_orm(column_type = "Text")]

@@ -130,8 +130,9 @@ impl Store {
             .collect())
     }
 
-    /// Records an editor on a workflow (again, when the client id is known and the user's).
-    /// Answers `None` when the client id belongs to someone else or another workflow.
+    /// Records an editor on a workflow (again, when the user already has that client id).
+    /// Client ids are the user's own: another user's id is simply a new editor of this one.
+    /// Answers `None` when the user's client id is open on another workflow.
     pub async fn join_presence(
         &self,
         client_id: uuid::Uuid,
@@ -141,16 +142,17 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Presence>, StoreError> {
         let txn = self.write.begin().await.context("failed to begin transaction")?;
-        let existing = collab_presence::Entity::find_by_id(client_id)
+        let existing = collab_presence::Entity::find_by_id((client_id, user_id.0))
             .one(&txn)
             .await
             .context("failed to read presence")?;
         let row = match existing {
-            Some(row) if row.user_id != user_id.0 || row.workflow_id != workflow_id.0 => return Ok(None),
+            Some(row) if row.workflow_id != workflow_id.0 => return Ok(None),
             Some(row) => {
                 collab_presence::Entity::update_many()
                     .col_expr(collab_presence::Column::SeenAt, Expr::value(now))
                     .filter(collab_presence::Column::ClientId.eq(client_id))
+                    .filter(collab_presence::Column::UserId.eq(user_id.0))
                     .exec(&txn)
                     .await
                     .context("failed to refresh presence")?;
@@ -203,7 +205,7 @@ impl Store {
         if updated == 0 {
             return Ok(None);
         }
-        let row = collab_presence::Entity::find_by_id(client_id)
+        let row = collab_presence::Entity::find_by_id((client_id, user_id.0))
             .one(&self.write)
             .await
             .context("failed to read presence")?;

@@ -91,7 +91,7 @@ impl Procedure for List {
         let caller = ctx.caller()?;
         let (after, limit) = common::page(params.cursor.as_deref(), params.limit)?;
         let query = ProjectQuery {
-            search: params.search,
+            search: common::search("search", params.search)?,
             include_archived: params.include_archived.unwrap_or(false),
             after,
             limit,

@@ -22,7 +22,7 @@ pub struct CreateProjectParams {
 #[derive(Debug, Default, Deserialize, TS, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListProjectsParams {
-    /// Case-insensitive substring of the name.
+    /// Case-insensitive substring of the name; at most 200 characters.
     #[serde(default)]
     #[ts(optional)]
     pub search: Option<String>,

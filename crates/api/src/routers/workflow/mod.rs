@@ -446,13 +446,16 @@ impl Procedure for List {
             WorkflowStatus::Draft => weft_store::WorkflowStatus::Draft,
             WorkflowStatus::Published => weft_store::WorkflowStatus::Published,
         });
-        let query = WorkflowQuery {
-            tag: params.tag.map(|t| t.trim().to_owned()),
-            status,
-            search: params.search,
-            after,
-            limit,
-        };
+        let tag = params.tag.map(|t| t.trim().to_owned());
+        if tag.as_ref().is_some_and(|t| t.chars().count() > wf::MAX_TAG_CHARS) {
+            return Err(ApiError::field(
+                "tag",
+                "tooLong",
+                &format!("must be at most {} characters", wf::MAX_TAG_CHARS),
+            ));
+        }
+        let query =
+            WorkflowQuery { tag, status, search: common::search("search", params.search)?, after, limit };
         let page = ctx.state.store().list_workflows(params.project_id, query).await?;
         Ok(WorkflowPage {
             items: page.items.into_iter().map(Workflow::from).collect(),

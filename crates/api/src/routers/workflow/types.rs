@@ -119,7 +119,7 @@ pub struct ListWorkflowsParams {
     #[serde(default)]
     #[ts(optional)]
     pub status: Option<WorkflowStatus>,
-    /// Case-insensitive substring of the name.
+    /// Case-insensitive substring of the name; at most 200 characters.
     #[serde(default)]
     #[ts(optional)]
     pub search: Option<String>,

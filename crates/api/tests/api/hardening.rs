@@ -1,0 +1,89 @@
+//! Input that used to reach the database as something it could not take: text with NUL
+//! characters (PostgreSQL refuses them, SQLite stored them) and search texts longer than a
+//! `LIKE` pattern may be. Both answer a VALIDATION error naming the field, on both
+//! databases, and change nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::realtime::workflow;
+
+const NUL: &str = "a\u{0}b";
+
+/// The paths of a VALIDATION error's fields.
+fn refused_paths(result: Result<Value, jsonrpsee::types::ErrorObjectOwned>) -> Vec<String> {
+    let data = expect_error(result, -32022, "validation");
+    data["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_owned()).collect()
+}
+
+both!(text_with_a_nul_character_is_refused_naming_the_field_and_changes_nothing, |app| {
+    let ada = app.register(&email("ada")).await;
+    let token = Some(ada.access_token.as_str());
+    let (project, workflow_id) = workflow(&app, &ada.access_token).await;
+    let before: Value = app.call("project.list", json!({}), token).await.unwrap();
+
+    let cases = [
+        (
+            "auth.register",
+            json!({"email": format!("x{NUL}@example.com"), "password": PASSWORD, "displayName": "X"}),
+            None,
+            "email",
+        ),
+        (
+            "auth.register",
+            json!({"email": email("nul"), "password": PASSWORD, "displayName": NUL}),
+            None,
+            "displayName",
+        ),
+        ("auth.login", json!({"email": NUL, "password": PASSWORD}), None, "email"),
+        ("project.create", json!({"name": NUL}), token, "name"),
+        ("project.create", json!({"name": "ok", "description": NUL}), token, "description"),
+        ("project.update", json!({"projectId": project, "name": NUL}), token, "name"),
+        ("project.list", json!({"search": NUL}), token, "search"),
+        ("project.invite", json!({"projectId": project, "email": NUL, "role": "VIEWER"}), token, "email"),
+        ("workflow.update", json!({"workflowId": workflow_id, "description": NUL}), token, "description"),
+        ("workflow.list", json!({"projectId": project, "search": NUL}), token, "search"),
+        ("collab.comment", json!({"workflowId": workflow_id, "nodeId": "shape", "body": NUL}), token, "body"),
+        (
+            "workflow.execute",
+            json!({"workflowId": workflow_id, "input": {"deep": [1, {"text": NUL}]}}),
+            token,
+            "input.deep[1].text",
+        ),
+    ];
+    for (method, params, token, path) in cases {
+        let paths = refused_paths(app.call::<Value>(method, params, token).await);
+        assert_eq!(paths, vec![path.to_owned()], "{method}");
+    }
+    // Nothing was written: the projects are as they were, and no run started.
+    let after: Value = app.call("project.list", json!({}), token).await.unwrap();
+    assert_eq!(before, after);
+    let runs: Value = app.call("run.list", json!({"workflowId": workflow_id}), token).await.unwrap();
+    assert_eq!(runs["items"].as_array().map_or(0, Vec::len), 0, "{runs}");
+    // The same text without the NUL is fine, also a backslash before `u0000` spelled out.
+    let fine: Value =
+        app.call("project.create", json!({"name": "a\\u0000b", "description": "ab"}), token).await.unwrap();
+    assert_eq!(fine["name"], "a\\u0000b");
+});
+
+both!(search_texts_are_bounded_before_any_query, |app| {
+    let ada = app.register(&email("ada")).await;
+    let token = Some(ada.access_token.as_str());
+    let (project, _) = workflow(&app, &ada.access_token).await;
+    for (method, mut params) in
+        [("project.list", json!({})), ("workflow.list", json!({"projectId": project}))]
+    {
+        // Pattern characters and the longest allowed search are plain text.
+        for search in ["%_\\", "Live", &"l".repeat(200)] {
+            params["search"] = json!(search);
+            let page: Value = app.call(method, params.clone(), token).await.unwrap();
+            assert!(page["items"].is_array(), "{method} {page}");
+        }
+        for search in ["l".repeat(201), "%".repeat(60_000), "é".repeat(30_000)] {
+            params["search"] = json!(search);
+            assert_eq!(refused_paths(app.call::<Value>(method, params.clone(), token).await), vec!["search"]);
+        }
+    }
+    let long_tag = json!({"projectId": project, "tag": "t".repeat(10_000)});
+    assert_eq!(refused_paths(app.call::<Value>("workflow.list", long_tag, token).await), vec!["tag"]);
+});
