@@ -793,7 +793,7 @@ output?: JsonValue, };
 /**
  * Kinds of failure, as the engine classifies them, that a retry policy may retry.
  */
-export type ErrorClass = "timeout" | "network" | "rateLimited" | "serverError" | "clientError" | "other";
+export type ErrorClass = "timeout" | "network" | "rateLimited" | "serverError" | "clientError" | "limit" | "other";
 
 /**
  * The typed `data` member of every error, tagged by `kind`.
@@ -1488,7 +1488,7 @@ limit?: number, };
  */
 export type ListProjectsParams = { 
 /**
- * Case-insensitive substring of the name.
+ * Case-insensitive substring of the name; at most 200 characters.
  */
 search?: string, 
 /**
@@ -1584,7 +1584,7 @@ tag?: string,
  */
 status?: WorkflowStatus, 
 /**
- * Case-insensitive substring of the name.
+ * Case-insensitive substring of the name; at most 200 characters.
  */
 search?: string, 
 /**

@@ -127,6 +127,29 @@ pub struct Settings {
     /// `WEFT_INLINE_STEPS`: most steps of pure nodes run inline in one transaction where
     /// they become ready (0 queues every step for a worker).
     pub inline_steps: usize,
+    /// `WEFT_TEMPLATE_FUEL`: instructions one template or expression may run.
+    pub template_fuel: u64,
+    /// `WEFT_TEMPLATE_TIMEOUT`: longest one node's template evaluations may take.
+    #[serde(with = "humantime_serde")]
+    pub template_timeout: Duration,
+    /// `WEFT_TEMPLATE_MAX_VALUE_BYTES`: largest value (text, list, map) a template may build.
+    pub template_max_value_bytes: usize,
+    /// `WEFT_TEMPLATE_MAX_ITEMS`: most items of one list or map a template may build.
+    pub template_max_items: usize,
+    /// `WEFT_TEMPLATE_MAX_WORK_BYTES`: most bytes one node's templates may build and write.
+    pub template_max_work_bytes: u64,
+    /// `WEFT_TEMPLATE_MAX_OUTPUT_BYTES`: largest result of one node's templates.
+    pub template_max_output_bytes: usize,
+    /// `WEFT_TEMPLATE_INLINE_FUEL`: instructions of an evaluation inside a transaction (and
+    /// of the first attempt everywhere).
+    pub template_inline_fuel: u64,
+    /// `WEFT_TEMPLATE_INLINE_TIMEOUT`: longest an inline evaluation may take.
+    #[serde(with = "humantime_serde")]
+    pub template_inline_timeout: Duration,
+    /// `WEFT_TEMPLATE_INLINE_WORK_BYTES`: most bytes an inline evaluation may build and write.
+    pub template_inline_work_bytes: u64,
+    /// `WEFT_TEMPLATE_CONCURRENCY`: evaluations with the full budget running at once.
+    pub template_concurrency: usize,
     /// `WEFT_STEP_LEASE`: how long a worker's claim on a step lasts unless renewed; a step
     /// whose worker died is taken over after it.
     #[serde(with = "humantime_serde")]
@@ -229,6 +252,16 @@ impl Default for Settings {
             worker_concurrency: api.engine.concurrency,
             max_parallel_per_run: api.engine.max_parallel_per_run,
             inline_steps: api.engine.inline_steps,
+            template_fuel: api.engine.templates.fuel,
+            template_timeout: api.engine.templates.timeout,
+            template_max_value_bytes: api.engine.templates.max_value_bytes,
+            template_max_items: api.engine.templates.max_items,
+            template_max_work_bytes: api.engine.templates.max_work_bytes,
+            template_max_output_bytes: api.engine.templates.max_output_bytes,
+            template_inline_fuel: api.engine.templates.inline_fuel,
+            template_inline_timeout: api.engine.templates.inline_timeout,
+            template_inline_work_bytes: api.engine.templates.inline_work_bytes,
+            template_concurrency: api.engine.templates.concurrency,
             step_lease: api.engine.lease,
             worker_poll_interval: api.engine.poll_interval,
             node_timeout: api.engine.node_timeout,
@@ -350,6 +383,18 @@ impl Settings {
             concurrency: self.worker_concurrency.max(1),
             max_parallel_per_run: self.max_parallel_per_run.max(1),
             inline_steps: self.inline_steps,
+            templates: weft_engine::template::TemplateLimits {
+                fuel: self.template_fuel.max(1),
+                timeout: self.template_timeout.max(Duration::from_millis(1)),
+                max_value_bytes: self.template_max_value_bytes.max(1024),
+                max_items: self.template_max_items.max(1),
+                max_work_bytes: self.template_max_work_bytes.max(1024),
+                max_output_bytes: self.template_max_output_bytes.max(1024),
+                inline_fuel: self.template_inline_fuel.clamp(1, self.template_fuel.max(1)),
+                inline_timeout: self.template_inline_timeout.min(self.template_timeout),
+                inline_work_bytes: self.template_inline_work_bytes.min(self.template_max_work_bytes),
+                concurrency: self.template_concurrency.max(1),
+            },
             ai: self.ai_settings()?,
             claim_batch: self.worker_concurrency.clamp(1, 64),
             lease: self.step_lease.max(Duration::from_secs(1)),
