@@ -87,3 +87,94 @@ both!(search_texts_are_bounded_before_any_query, |app| {
     let long_tag = json!({"projectId": project, "tag": "t".repeat(10_000)});
     assert_eq!(refused_paths(app.call::<Value>("workflow.list", long_tag, token).await), vec!["tag"]);
 });
+
+/// Peak resident memory of this process, in bytes (Linux).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    kib * 1024
+}
+
+both!(runaway_templates_fail_their_node_at_a_named_limit_while_others_carry_on, |app| {
+    let ada = app.register(&email("ada")).await;
+    let bob = app.register(&email("bob")).await;
+    let project: Value =
+        app.call("project.create", json!({"name": "Bombs"}), Some(&ada.access_token)).await.unwrap();
+    let cases = [
+        ("{{ 'x' * 100000000 }}", "WEFT_TEMPLATE_MAX_VALUE_BYTES"),
+        ("{{ [input] * 100000000 }}", "WEFT_TEMPLATE_MAX_ITEMS"),
+        ("{{ ['x' * 1000000] * 100 }}", "WEFT_TEMPLATE_MAX_VALUE_BYTES"),
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+            "WEFT_TEMPLATE_MAX_VALUE_BYTES",
+        ),
+        (
+            "{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ ('x' * 1000) %}{% endfor %}",
+            "WEFT_TEMPLATE_MAX_WORK_BYTES",
+        ),
+        ("{% for i in range(100000) %}{{ 'y' * 100000 }}{% endfor %}", "WEFT_TEMPLATE_MAX_WORK_BYTES"),
+        (
+            "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
+            "WEFT_TEMPLATE_FUEL",
+        ),
+    ];
+    let node = |id: &str, kind: &str, config: Value| json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config});
+    let edge = |source: &str, target: &str| json!({"source": source, "sourcePort": "out", "target": target, "targetPort": "in"});
+    let mut runs = Vec::new();
+    for (template, _) in &cases {
+        let graph = json!({
+            "nodes": [node("start", "start", json!({})), node("t", "transform", json!({"output": {"v": template}})), node("done", "end", json!({}))],
+            "edges": [edge("start", "t"), edge("t", "done")],
+        });
+        let created: Value = app
+            .call(
+                "workflow.create",
+                json!({"projectId": project["id"], "name": "W", "graph": graph}),
+                Some(&ada.access_token),
+            )
+            .await
+            .unwrap();
+        let workflow_id = created["workflow"]["id"].clone();
+        // Several runs at once, each waiting for its end.
+        let (base, token) = (app.rpc_url(), ada.access_token.clone());
+        runs.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "workflow.execute",
+                "params": {"workflowId": workflow_id, "version": 1, "input": "x", "wait": true, "waitTimeoutMs": 60000}});
+            let answer: Value =
+                client.post(base).bearer_auth(token).json(&body).send().await.unwrap().json().await.unwrap();
+            answer
+        }));
+    }
+    // Meanwhile another user works as usual.
+    for i in 0..10 {
+        let created: Value = app
+            .call("project.create", json!({"name": format!("Bob {i}")}), Some(&bob.access_token))
+            .await
+            .unwrap();
+        assert_eq!(created["name"], format!("Bob {i}"));
+        let listed: Value = app.call("project.list", json!({}), Some(&bob.access_token)).await.unwrap();
+        assert_eq!(listed["items"].as_array().unwrap().len(), i + 1);
+    }
+    for (run, (template, setting)) in runs.into_iter().zip(cases) {
+        let answer = run.await.unwrap();
+        let run = &answer["result"]["run"];
+        assert_eq!(run["status"], "failed", "{template}: {answer}");
+        let detail: Value =
+            app.call("run.get", json!({"runId": run["id"]}), Some(&ada.access_token)).await.unwrap();
+        let node = detail["nodes"].as_array().unwrap().iter().find(|n| n["nodeId"] == "t").unwrap().clone();
+        assert_eq!(node["status"], "failed", "{template}: {node}");
+        assert_eq!(
+            (&node["error"]["class"], &node["error"]["limit"]),
+            (&json!("limit"), &json!(setting)),
+            "{template}: {node}"
+        );
+    }
+    // The server (this test process) stayed far from what the templates asked for.
+    let peak = peak_rss();
+    assert!(peak < 512 * 1024 * 1024, "peak RSS {} MiB", peak / 1024 / 1024);
+});
