@@ -125,17 +125,6 @@ impl Subscriber {
         }
     }
 
-    /// Takes the stream back from the dispatcher; its position.
-    pub fn pause(&self) -> i64 {
-        match self.flow.lock() {
-            Ok(mut flow) => {
-                flow.live = false;
-                flow.cursor
-            }
-            Err(_) => 0,
-        }
-    }
-
     /// After a wake-up: `None` when the stream ended, else whether the pump has it back
     /// (with its position).
     pub fn state(&self) -> Option<Option<i64>> {
@@ -276,10 +265,30 @@ impl Hub {
         self.registry.lock().map_or(0, |registry| registry.all.len())
     }
 
-    /// How many times a stream was paused because its buffer was full (it then caught up from
-    /// the log).
+    /// Takes a live stream back from the dispatcher because its pump found its buffer full
+    /// (a heartbeat did not fit); its position. Counted like a pause by the dispatcher,
+    /// unless the dispatcher had paused it already.
+    pub fn pause(&self, subscriber: &Subscriber) -> i64 {
+        let Ok(mut flow) = subscriber.flow.lock() else { return 0 };
+        if flow.live {
+            flow.live = false;
+            self.paused.fetch_add(1, Ordering::Relaxed);
+        }
+        flow.cursor
+    }
+
+    /// How many times a stream was paused because its buffer was full, whether the dispatcher
+    /// or the stream's heartbeat found it full (it then caught up from the log).
     pub fn paused(&self) -> u64 {
         self.paused.load(Ordering::Relaxed)
+    }
+
+    /// How many registered streams the dispatcher is feeding (handed over by their pump and
+    /// not paused since).
+    pub fn live(&self) -> usize {
+        let subscribers: Vec<Arc<Subscriber>> =
+            self.registry.lock().map(|r| r.all.values().cloned().collect()).unwrap_or_default();
+        subscribers.iter().filter(|s| s.flow.lock().is_ok_and(|flow| flow.live)).count()
     }
 
     fn start(&self, state: &AppState) {
@@ -422,5 +431,49 @@ mod tests {
             flat(Audience::Run { project, workflow, run }),
             (vec![Key::Project(project), Key::Workflow(workflow), Key::Run(run)], true)
         );
+    }
+
+    /// Takes every frame and records its id.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Option<i64>>>);
+
+    impl Outlet for Recorder {
+        fn offer(&self, id: Option<i64>, _: &Prepared) -> Offer {
+            self.0.lock().unwrap().push(id);
+            Offer::Sent
+        }
+    }
+
+    #[test]
+    fn a_pump_hands_its_stream_over_only_when_the_dispatcher_is_not_ahead_and_pauses_count_once() {
+        let hub = Hub::default();
+        let outlet = Arc::new(Recorder::default());
+        let subscriber = Subscriber {
+            id: 0,
+            user: UserId::new(),
+            session: SessionId::new(),
+            keys: Vec::new(),
+            outlet: outlet.clone(),
+            flow: Mutex::default(),
+            wake: Notify::new(),
+        };
+        hub.dispatched.store(10, Ordering::SeqCst);
+        assert!(!hub.go_live(&subscriber, 9), "the dispatcher passed over event 10: the pump reads it first");
+        assert!(hub.go_live(&subscriber, 10));
+        let event = |id| {
+            let user = UserId::new();
+            Prepared::new(Arc::new(Envelope::new(
+                Some(id),
+                Audience::User { user },
+                WeftEvent::Heartbeat { at: chrono::Utc::now() },
+            )))
+        };
+        assert!(!subscriber.offer(&event(10)));
+        assert!(!subscriber.offer(&event(11)));
+        assert_eq!(*outlet.0.lock().unwrap(), [Some(11)], "event 10 was the pump's to deliver");
+        assert_eq!(subscriber.state(), Some(None), "live");
+        assert_eq!(hub.pause(&subscriber), 11, "the pump takes it back after event 11");
+        assert_eq!(hub.pause(&subscriber), 11);
+        assert_eq!(hub.paused(), 1, "a stream paused twice in a row is counted once");
     }
 }

@@ -178,7 +178,7 @@ pub async fn pump<R: Render, S: Sink<Frame = R::Frame>>(
                     return;
                 }
                 if heartbeats && !pump.heartbeat() {
-                    pump.cursor = subscriber.pause();
+                    pump.cursor = pump.state.hub().pause(&subscriber);
                     behind = Some(Instant::now());
                 }
             }

@@ -156,13 +156,8 @@ async fn registered(app: &TestApp, n: usize) {
 
 async fn registered_within(app: &TestApp, n: usize, within: Duration) {
     let hub = app.state.hub();
-    tokio::time::timeout(within, async {
-        while hub.registered() != n {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{} streams registered, not {n}", hub.registered()));
+    let done = wait_until(within, || hub.registered() == n).await;
+    assert!(done, "{} streams registered, not {n}", hub.registered());
 }
 
 /// Heartbeats far apart: a stream is only released early if its client's leaving is noticed.

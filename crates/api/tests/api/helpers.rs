@@ -275,3 +275,15 @@ pub async fn add_member(app: &TestApp, owner: &Session, project_id: &str, invite
         .unwrap();
     assert_eq!(joined["myRole"], role);
 }
+
+/// Waits until `condition` holds, checking it every few milliseconds; `false` when it still
+/// does not after `within`.
+pub async fn wait_until(within: Duration, condition: impl Fn() -> bool) -> bool {
+    tokio::time::timeout(within, async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .is_ok()
+}

@@ -2,6 +2,7 @@
 //! replay after a dropped connection, `resync` beyond the log's retention, a slow consumer
 //! that neither slows others nor loses events, and WebSocket subscriptions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -11,20 +12,17 @@ use jsonrpsee::core::params::ObjectParams;
 use jsonrpsee::ws_client::WsClientBuilder;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use weft_events::{Audience, NotificationKind, NotificationPriority, NotificationView, WeftEvent};
+use weft_events::{Audience, Envelope, NotificationKind, NotificationPriority, NotificationView, WeftEvent};
 
 use crate::helpers::*;
 
-pub type Events = std::pin::Pin<
-    Box<
-        dyn Stream<
-                Item = Result<
-                    eventsource_stream::Event,
-                    eventsource_stream::EventStreamError<reqwest::Error>,
-                >,
-            > + Send,
-    >,
+/// An SSE stream read with eventsource-stream from a body whose reads fail with `E`.
+pub type EventsOf<E> = std::pin::Pin<
+    Box<dyn Stream<Item = Result<eventsource_stream::Event, eventsource_stream::EventStreamError<E>>> + Send>,
 >;
+
+/// An SSE stream read through reqwest.
+pub type Events = EventsOf<reqwest::Error>;
 
 /// One SSE event: its id (durable events), type and payload.
 #[derive(Debug, Clone)]
@@ -56,7 +54,7 @@ pub async fn stream(
 /// The next event other than a heartbeat or `session.created` (a registration's own event goes
 /// through the event log, so it may reach a stream opened right after), or `None` when the
 /// stream ended; panics after 10 s.
-pub async fn next_event(events: &mut Events) -> Option<Seen> {
+pub async fn next_event<E>(events: &mut EventsOf<E>) -> Option<Seen> {
     tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(event) = events.next().await {
             let Ok(event) = event else { return None };
@@ -73,7 +71,7 @@ pub async fn next_event(events: &mut Events) -> Option<Seen> {
 }
 
 /// A heartbeat arrived: the stream is subscribed.
-pub async fn live(events: &mut Events) {
+pub async fn live<E: std::fmt::Debug>(events: &mut EventsOf<E>) {
     let event = tokio::time::timeout(Duration::from_secs(10), events.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(event.event, "heartbeat");
 }
@@ -302,64 +300,173 @@ async fn a_slow_consumer_is_cut_off_without_slowing_others_and_resumes() {
     }
 }
 
-/// A stream whose reader pauses now and then while events keep coming: each pause fills the
-/// socket and the stream's buffer, the dispatcher hands the stream back to its pump, which
-/// catches up from the log while new events are being written, and hands it over again. With
-/// `joined_later`, the events are of a project the caller joined after the stream opened.
-async fn falls_behind_and_catches_up(joined_later: bool) {
+/// The receive buffer of [`stream_with_small_window`]'s socket.
+const RECEIVE_BUFFER: u32 = 32 * 1024;
+
+/// Opens `GET /events` on a connection of its own (served straight into the socket) whose
+/// receive buffer is fixed at [`RECEIVE_BUFFER`], which turns the kernel's autotuning off, and
+/// reads it with eventsource-stream. Autotuned, a client's receive buffer grows while it reads
+/// fast, up to `net.ipv4.tcp_rmem`'s maximum (tens of MiB on loopback), so how much a client
+/// that then stops reading takes in before its stream is paused would depend on how it read
+/// before; fixed, only the server's send buffer (up to `net.ipv4.tcp_wmem`'s maximum) is
+/// added to it.
+async fn stream_with_small_window(app: &TestApp, token: &str) -> EventsOf<std::io::Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(RECEIVE_BUFFER).unwrap();
+    let mut socket = socket.connect(app.addr).await.unwrap();
+    let request = format!("GET /events HTTP/1.1\r\nHost: weft.test\r\nAuthorization: Bearer {token}\r\n\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    // The response head; the body is what follows, up to the connection's end.
+    let mut read = Vec::new();
+    let body_start = loop {
+        if let Some(end) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = socket.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "no response head");
+        read.extend_from_slice(&chunk[..n]);
+    };
+    assert!(read.starts_with(b"HTTP/1.1 200 "), "{}", String::from_utf8_lossy(&read[..body_start]));
+    let first = read.split_off(body_start);
+    let rest = futures::stream::unfold(Some(socket), |socket| async move {
+        let mut socket = socket?;
+        let mut chunk = vec![0u8; 16 * 1024];
+        match socket.read(&mut chunk).await {
+            Ok(0) => None,
+            Ok(n) => {
+                chunk.truncate(n);
+                Some((Ok(chunk), Some(socket)))
+            }
+            Err(err) => Some((Err(err), None)),
+        }
+    });
+    Box::pin(futures::stream::once(async { Ok(first) }).chain(rest).eventsource())
+}
+
+/// Waits until the notification titled `n{n}` has come out of the event log to this
+/// instance's subscribers (the dispatcher among them).
+async fn out_of_the_log(log: &mut tokio::sync::broadcast::Receiver<Arc<Envelope>>, n: usize) {
+    let title = format!("n{n}");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let envelope = log.recv().await.expect("the test keeps up with the bus");
+            if let WeftEvent::NotificationCreated { notification } = &envelope.event
+                && notification.title == title
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the event left the log within 10 s");
+}
+
+/// A client stalls only until its stream is paused, far less than this grace period.
+fn patient() -> weft_api::ApiConfig {
     let mut config = test_config();
-    config.realtime.stream_buffer = 4;
-    config.realtime.slow_consumer_grace = Duration::from_secs(8);
+    config.realtime.slow_consumer_grace = Duration::from_secs(30);
     config.realtime.max_replay = 100_000;
-    let app = TestApp::start(weft_store::testing::TestDatabase::sqlite().unwrap(), config).await;
+    config
+}
+
+/// A stream whose client stops reading now and then while events keep coming. Each round,
+/// the client stops reading and events are published until its socket is full and the
+/// stream is handed back to its pump (the hub counts it: the test waits for that, not for
+/// time). Then the client reads again while more events are published: the dispatcher passes
+/// over them while the stream is paused, its pump delivers them from the log, and once
+/// everything is read the stream is live again (a stream is paused only while live, so each
+/// round's pause shows the previous hand-over). With `joined_later`, the events are of a
+/// project the caller joined after the stream opened.
+async fn falls_behind_and_catches_up(app: &TestApp, joined_later: bool) {
+    const ROUNDS: u64 = 3;
+    /// Events published while the client reads again after a pause.
+    const WHILE_CATCHING_UP: usize = 100;
     let session = app.register(&email("behind")).await;
     let token = session.access_token.as_str();
     let user = weft_core::UserId(uuid::Uuid::parse_str(session.user["id"].as_str().unwrap()).unwrap());
-    let mut events = stream(&app, token, "", None).await.unwrap();
+    let hub = app.state.hub();
+    let mut events = stream_with_small_window(app, token).await;
     live(&mut events).await;
+    assert!(wait_until(Duration::from_secs(10), || hub.live() == 1).await, "the stream goes live");
     let audience = if joined_later {
         let project: Value = app.call("project.create", json!({"name": "Later"}), Some(token)).await.unwrap();
         Audience::Project { project: project["id"].as_str().unwrap().parse().unwrap() }
     } else {
         Audience::User { user }
     };
-    const N: usize = 3000;
-    let bus = app.state.bus().clone();
-    let publisher = tokio::spawn(async move {
-        for n in 0..N {
-            let (_, event) = bulky(user, n);
-            bus.publish(audience, event);
-            if n % 100 == 99 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    });
+    let bus = app.state.bus();
+    let publish = |n| {
+        let (_, event) = bulky(user, n);
+        bus.publish(audience, event);
+    };
+    let mut published = 0;
     let mut seen = Vec::new();
-    while seen.len() < N {
-        let event = next_event(&mut events).await.expect("the stream stays open");
-        if event.kind != "notification.created" {
-            continue;
+    for round in 1..=ROUNDS {
+        // The client stops reading: events come until its socket is full and the dispatcher
+        // (or the stream's heartbeat) hands the stream back to its pump.
+        let paused = hub.paused();
+        let mut log = bus.subscribe();
+        let filling = async {
+            while hub.paused() == paused {
+                // A few at a time, each batch out of the log before the next, so that the
+                // socket fills with little to spare.
+                for _ in 0..8 {
+                    publish(published);
+                    published += 1;
+                }
+                out_of_the_log(&mut log, published - 1).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), filling)
+            .await
+            .expect("the socket filled and the stream was handed back to its pump");
+        drop(log);
+        // It reads again while more events are written: its pump catches up from the log
+        // meanwhile, and hands the stream over again once it has caught up.
+        let target = published + WHILE_CATCHING_UP;
+        while seen.len() < target {
+            if published < target {
+                publish(published);
+                published += 1;
+            }
+            next_notification(&mut events, &mut seen).await;
         }
-        assert_eq!(event.data["notification"]["title"], format!("n{}", seen.len()), "no gap, no repeat");
-        seen.push(event);
-        if seen.len() % 600 == 0 {
-            tokio::time::sleep(Duration::from_millis(700)).await;
+        let live_again = wait_until(Duration::from_secs(10), || hub.live() == 1).await;
+        assert!(live_again, "the stream is live again after round {round}");
+    }
+    // Live: later events arrive as they are published.
+    for _ in 0..3 {
+        publish(published);
+        published += 1;
+    }
+    while seen.len() < published {
+        next_notification(&mut events, &mut seen).await;
+    }
+    assert_increasing(&seen);
+    assert!(hub.paused() >= ROUNDS, "the stream was handed back to its pump in every round");
+}
+
+/// Reads the next notification, which must be the one after those `seen`.
+async fn next_notification<E>(events: &mut EventsOf<E>, seen: &mut Vec<Seen>) {
+    loop {
+        let event = next_event(events).await.expect("the stream stays open");
+        if event.kind == "notification.created" {
+            assert_eq!(event.data["notification"]["title"], format!("n{}", seen.len()), "no gap, no repeat");
+            seen.push(event);
+            return;
         }
     }
-    publisher.await.unwrap();
-    assert_increasing(&seen);
-    assert!(app.state.hub().paused() > 0, "the stream was handed back to its pump at least once");
 }
 
-#[tokio::test]
-async fn a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps() {
-    falls_behind_and_catches_up(false).await;
-}
+both!(a_stream_that_falls_behind_catches_up_and_goes_live_again_without_gaps, config = patient(), |app| {
+    falls_behind_and_catches_up(&app, false).await;
+});
 
-#[tokio::test]
-async fn a_stream_of_every_project_catches_up_on_projects_joined_since_it_opened() {
-    falls_behind_and_catches_up(true).await;
-}
+both!(a_stream_of_every_project_catches_up_on_projects_joined_since_it_opened, config = patient(), |app| {
+    falls_behind_and_catches_up(&app, true).await;
+});
 
 both!(websocket_subscriptions_follow_topics_with_the_same_checks, |app| {
     let owner = app.register(&email("owner")).await;
