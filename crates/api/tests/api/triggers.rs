@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::schedules::published;
+use crate::schedules::{Flow, published};
 
 async fn runs_of(app: &TestApp, token: &str, workflow_id: &str) -> Vec<Value> {
     let page: Value = app.call("run.list", json!({"workflowId": workflow_id}), Some(token)).await.unwrap();
@@ -95,8 +96,45 @@ both!(runs_ending_and_manual_starts_trigger_workflows, |app| {
     let _: Value = app.call("trigger.delete", json!({"triggerId": trigger_id}), Some(&token)).await.unwrap();
 });
 
+/// What a process that died between committing a run and reacting to it leaves behind: a run
+/// of `source` started by hand at `started` and succeeded at `ended`, written straight to the
+/// store. Its signals were never sent, so no live path reacts to it (a run started through
+/// `workflow.execute` would be reacted to by this very process, which is alive: it fired the
+/// trigger under the sweep's feet now and then). Its times are the test's, an hour ago, so the
+/// instance's own sweep, on the wall clock, never sees it either.
+async fn run_left_by_a_dead_process(
+    app: &TestApp,
+    source: &Flow,
+    started: DateTime<Utc>,
+    ended: DateTime<Utc>,
+) -> weft_store::Run {
+    let store = app.state.store();
+    let workflow_id: weft_core::WorkflowId = source.workflow_id.parse().unwrap();
+    let version = store.find_workflow(workflow_id).await.unwrap().unwrap().published_version.unwrap();
+    let new = weft_store::NewRun {
+        workflow_id,
+        project_id: source.project_id.parse().unwrap(),
+        version,
+        input: "{}".to_owned(),
+        trigger: "manual".to_owned(),
+        started_by: None,
+        parent: None,
+        depth: 0,
+        deadline_at: None,
+        entry_node: "start".to_owned(),
+    };
+    let mut txn = store.begin_steps().await.unwrap();
+    let (run, _) = txn.create_run(new, started).await.unwrap();
+    txn.start_run(run.id, started).await.unwrap();
+    txn.set_run_output(run.id, "\"done\"".to_owned()).await.unwrap();
+    assert!(txn.finish_run(run.id, weft_store::RunStatus::Succeeded, None, ended).await.unwrap());
+    txn.commit().await.unwrap();
+    store.get_run(run.id).await.unwrap().unwrap()
+}
+
 /// A trigger watching `on` ("succeeded" or "manual") whose reaction to a run was lost (the
-/// process died between the run's end, or start, and reacting): the sweep reacts once.
+/// process died between the run's end, or start, and reacting): the sweep reacts once, to
+/// what happened 10 s to 15 min before the `now` it is given, and never again.
 async fn missed_reaction_is_swept_once(app: &TestApp, on: &str) {
     let source = published(app, None, None, json!("done")).await;
     let token = source.token.clone();
@@ -114,16 +152,15 @@ async fn missed_reaction_is_swept_once(app: &TestApp, on: &str) {
         .unwrap();
     let target = created["workflow"]["id"].as_str().unwrap().to_owned();
     let _: Value = app.call("workflow.publish", json!({"workflowId": target}), Some(&token)).await.unwrap();
-    let ran: Value = app
-        .call("workflow.execute", json!({"workflowId": source.workflow_id, "wait": true}), Some(&token))
-        .await
-        .unwrap();
-    let run_id: weft_core::RunId = ran["run"]["id"].as_str().unwrap().parse().unwrap();
-    let run = app.state.store().get_run(run_id).await.unwrap().unwrap();
+    // Started and ended apart, so a sweep looking at the wrong one of the two is caught at the
+    // window's edges.
+    let started = Utc::now().trunc_subsecs(0) - chrono::Duration::hours(1);
+    let ended = started + chrono::Duration::seconds(5);
+    let run = run_left_by_a_dead_process(app, &source, started, ended).await;
+    assert_eq!((run.created_at, run.finished_at), (started, Some(ended)), "times read back exactly");
     // When what the trigger watches happened.
-    let happened = if on == "manual" { run.created_at } else { run.finished_at.unwrap() };
-    // The trigger was there when it happened, but the process died before reacting: stored
-    // as it was, nothing fired.
+    let happened = if on == "manual" { started } else { ended };
+    // The trigger was there when it happened; nothing fired.
     let trigger = weft_store::EventTrigger {
         id: weft_core::EventTriggerId(uuid::Uuid::now_v7()),
         project_id: run.project_id,
@@ -137,17 +174,19 @@ async fn missed_reaction_is_swept_once(app: &TestApp, on: &str) {
     app.state.store().create_event_trigger(&trigger).await.unwrap();
     assert!(runs_of(app, &token, &target).await.is_empty());
 
-    // Too recent for the sweep (the live path's business), then swept once, never twice.
+    // Too recent for the sweep (still the live path's business), then too old; swept once at
+    // the oldest it looks at, never twice.
     let engine = app.state.engine();
-    assert_eq!(engine.recover_triggers(happened + chrono::Duration::seconds(2)).await.unwrap(), 0);
-    assert_eq!(engine.recover_triggers(happened + chrono::Duration::minutes(1)).await.unwrap(), 1);
-    let started = eventually(app, &token, &target, 1).await;
-    assert_eq!(started[0]["trigger"], "event");
-    assert_eq!(started[0]["output"], run_id.to_string());
-    assert_eq!(engine.recover_triggers(happened + chrono::Duration::minutes(2)).await.unwrap(), 0);
-    // Beyond the window the run is not looked at any more.
-    assert_eq!(engine.recover_triggers(happened + chrono::Duration::hours(1)).await.unwrap(), 0);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sweep = |after: chrono::Duration| engine.recover_triggers(happened + after);
+    assert_eq!(sweep(chrono::Duration::seconds(10)).await.unwrap(), 0, "within the grace");
+    assert_eq!(sweep(chrono::Duration::seconds(15 * 60 + 1)).await.unwrap(), 0, "beyond the window");
+    assert_eq!(sweep(chrono::Duration::minutes(15)).await.unwrap(), 1, "at the window's start");
+    let started_runs = eventually(app, &token, &target, 1).await;
+    assert_eq!(started_runs[0]["trigger"], "event");
+    assert_eq!(started_runs[0]["output"], run.id.to_string());
+    assert_eq!(sweep(chrono::Duration::seconds(11)).await.unwrap(), 0, "fired already");
+    // Nothing else knows of the run: no signal was sent, and the sweeps that answered 0 started
+    // nothing.
     assert_eq!(runs_of(app, &token, &target).await.len(), 1);
 }
 
