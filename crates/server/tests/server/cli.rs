@@ -14,14 +14,14 @@ fn migrate_up_status_down() {
     let status = run(weft(dir.path()).args(["migrate", "status"]), None);
     assert!(String::from_utf8_lossy(&status.stdout).contains("applied m20261122_000001_auth"));
     assert!(dir.path().join("weft.db").exists(), "the SQLite file lives in the data directory");
-    assert!(String::from_utf8_lossy(&status.stdout).contains("applied m20261202_000008_schedules"));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("applied m20261207_000009_presence_key"));
     // Down rolls back the latest migration only, by default.
     assert!(run(weft(dir.path()).args(["migrate", "down"]), None).status.success());
     let status = run(weft(dir.path()).args(["migrate", "status"]), None);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
-        text.contains("applied m20261202_000007_realtime")
-            && text.contains("pending m20261202_000008_schedules"),
+        text.contains("applied m20261202_000008_schedules")
+            && text.contains("pending m20261207_000009_presence_key"),
         "{text}"
     );
     assert!(run(weft(dir.path()).args(["migrate", "down", "--steps", "10"]), None).status.success());
