@@ -1,5 +1,6 @@
-//! Pieces shared by routers: access checks on projects, pagination, text limits.
+//! Pieces shared by routers: access checks on projects, pagination, text and time limits.
 
+use chrono::{DateTime, Datelike, Utc};
 use weft_core::validation::text_length;
 use weft_core::{FieldError, ProjectId, ProjectRole, ValidationErrors};
 use weft_store::ProjectMembership;
@@ -72,6 +73,23 @@ pub fn description(errors: &mut ValidationErrors, path: &str, value: &str) -> St
         ));
     }
     value.to_owned()
+}
+
+/// Years a timestamp param may name. chrono reads years up to ±262,143, PostgreSQL stores
+/// 4713 BC to 294276 AD, and date arithmetic near chrono's ends overflows; four-digit years
+/// are what every client means and both databases hold.
+pub const TIMESTAMP_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Checks a timestamp param against [`TIMESTAMP_YEARS`], before it reaches a query or a sum.
+pub fn timestamp(path: &str, value: Option<DateTime<Utc>>) -> Result<(), FieldError> {
+    match value {
+        Some(at) if !TIMESTAMP_YEARS.contains(&at.year()) => Err(FieldError::new(
+            path,
+            "outOfRange",
+            format!("must be between the years {} and {}", TIMESTAMP_YEARS.start(), TIMESTAMP_YEARS.end()),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A search text, trimmed; `None` when absent or blank; VALIDATION when longer than

@@ -4,7 +4,9 @@
 //! call crosses, so that a new procedure inherits them without a line of its own: a text
 //! holding a NUL character (U+0000) is refused with a VALIDATION error naming each field.
 //! PostgreSQL cannot store NUL in text while SQLite can; refusing it everywhere makes both
-//! databases answer alike, and no legitimate name, search or document needs it.
+//! databases answer alike, and no legitimate name, search or document needs it. Params nest
+//! at most [`MAX_DEPTH`] levels: free-form JSON (run inputs) comes back inside answers and
+//! events a few levels deeper, and clients' JSON readers stop at 128.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -30,7 +32,65 @@ pub(crate) fn parse_params<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, 
     if has_escaped_nul(raw) {
         return Err(nul_errors(raw).into());
     }
+    if nesting_depth(raw) > MAX_DEPTH {
+        return Err(depth_error(raw).into());
+    }
     Ok(params)
+}
+
+/// Deepest nesting of arrays and objects params may have.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// How deep arrays and objects nest in the JSON text (brackets inside strings ignored).
+fn nesting_depth(raw: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in raw.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The VALIDATION error naming where the params first nest too deep.
+fn depth_error(raw: &str) -> ValidationErrors {
+    fn find(value: &Value, path: String, depth: usize) -> Option<String> {
+        if depth > MAX_DEPTH {
+            return Some(path);
+        }
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(idx, item)| find(item, join_path(&path, &format!("[{idx}]")), depth + 1)),
+            Value::Object(map) => {
+                map.iter().find_map(|(key, item)| find(item, join_path(&path, key), depth + 1))
+            }
+            _ => None,
+        }
+    }
+    // The params object itself is level 1.
+    let path = serde_json::from_str::<Value>(raw).ok().and_then(|v| find(&v, String::new(), 1));
+    ValidationErrors::single(FieldError::new(
+        path.unwrap_or_default(),
+        "tooDeep",
+        format!("must not nest deeper than {MAX_DEPTH} levels"),
+    ))
 }
 
 /// Whether the JSON text spells a NUL character. JSON cannot carry a raw NUL inside a string,
@@ -162,6 +222,23 @@ mod tests {
             parse_params::<Params>(Some(r#"{"email":"\u0000","x":1}"#)),
             Err(ApiError::InvalidParams(_))
         ));
+    }
+
+    #[test]
+    fn params_nest_at_most_max_depth_levels() {
+        let nested =
+            |levels: usize| format!("{{\"input\":{}1{}}}", "[".repeat(levels - 1), "]".repeat(levels - 1));
+        assert!(parse_params::<serde_json::Value>(Some(&nested(MAX_DEPTH))).is_ok());
+        match parse_params::<serde_json::Value>(Some(&nested(MAX_DEPTH + 1))) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors.0[0].code, "tooDeep");
+                assert!(errors.0[0].path.starts_with("input[0]"), "{}", errors.0[0].path);
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        // Brackets inside strings are text.
+        let text = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(200), "{".repeat(200));
+        assert!(parse_params::<serde_json::Value>(Some(&text)).is_ok());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Input that used to reach the database as something it could not take: text with NUL
-//! characters (PostgreSQL refuses them, SQLite stored them) and search texts longer than a
-//! `LIKE` pattern may be. Both answer a VALIDATION error naming the field, on both
-//! databases, and change nothing.
+//! characters (PostgreSQL refuses them, SQLite stored them), search texts longer than a
+//! `LIKE` pattern may be, a header name longer than its column, timestamps outside the years
+//! 1 to 9999. Each answers a VALIDATION error naming the field, on both databases, and
+//! changes nothing.
 
 use serde_json::{Value, json};
 
@@ -177,4 +178,53 @@ both!(runaway_templates_fail_their_node_at_a_named_limit_while_others_carry_on, 
     // The server (this test process) stayed far from what the templates asked for.
     let peak = peak_rss();
     assert!(peak < 512 * 1024 * 1024, "peak RSS {} MiB", peak / 1024 / 1024);
+});
+
+both!(params_past_what_the_store_holds_are_refused_naming_the_field, |app| {
+    // Found by the fuzz test: each of these used to answer an internal error.
+    let ada = app.register(&email("ada")).await;
+    let token = Some(ada.access_token.as_str());
+    let (project, workflow_id) = workflow(&app, &ada.access_token).await;
+    let cases = [
+        (
+            "ai.credentials.create",
+            json!({"projectId": project, "name": "h", "kind": "header", "headerName": "x".repeat(201), "secret": "s"}),
+            "headerName",
+        ),
+        (
+            "run.list",
+            json!({"workflowId": workflow_id, "createdAfter": "-262143-01-01T00:00:00Z"}),
+            "createdAfter",
+        ),
+        (
+            "run.list",
+            json!({"projectId": project, "createdBefore": "+262142-12-31T23:59:59Z"}),
+            "createdBefore",
+        ),
+        ("ai.usage", json!({"to": "-262143-01-01T00:00:00Z", "groupBy": "day"}), "to"),
+        ("ai.usage", json!({"from": "0000-12-31T00:00:00Z", "groupBy": "day"}), "from"),
+        (
+            "schedule.create",
+            json!({"workflowId": workflow_id, "cron": "* * * * *", "startAt": "+10000-01-01T00:00:00Z"}),
+            "startAt",
+        ),
+        ("schedule.preview", json!({"cron": "* * * * *", "after": "-0001-01-01T00:00:00Z"}), "after"),
+    ];
+    for (method, params, path) in cases {
+        assert_eq!(
+            refused_paths(app.call::<Value>(method, params, token).await),
+            vec![path.to_owned()],
+            "{method}"
+        );
+    }
+    // The longest header name and the edges of the year range are fine.
+    let params = json!({"projectId": project, "name": "h", "kind": "header", "headerName": "x".repeat(200), "secret": "s"});
+    app.call::<Value>("ai.credentials.create", params, token).await.unwrap();
+    let span = json!({"workflowId": workflow_id, "createdAfter": "0001-01-01T00:00:00Z", "createdBefore": "9999-12-31T23:59:59Z"});
+    app.call::<Value>("run.list", span, token).await.unwrap();
+    // A version below 1 does not exist (the store computed `version - 9` and overflowed).
+    for method in ["workflow.validate", "workflow.publish", "workflow.export"] {
+        let params = json!({"workflowId": workflow_id, "version": i32::MIN});
+        expect_error(app.call::<Value>(method, params, token).await, -32004, "notFound");
+    }
 });

@@ -177,14 +177,21 @@ impl TestApp {
 
     /// Posts a raw body to `/rpc` and returns status, headers and text.
     pub async fn post_raw(&self, body: &str) -> (u16, reqwest::header::HeaderMap, String) {
-        let response = self
-            .http
-            .post(self.rpc_url())
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
+        self.post_raw_as(body, None).await
+    }
+
+    /// Posts a raw body to `/rpc` with an optional bearer token.
+    pub async fn post_raw_as(
+        &self,
+        body: &str,
+        token: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut request =
+            self.http.post(self.rpc_url()).header("content-type", "application/json").body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         (status, headers, response.text().await.unwrap())

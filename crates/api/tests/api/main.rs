@@ -12,6 +12,7 @@ mod collab;
 mod conformance;
 mod event_connections;
 mod events;
+mod fuzz;
 mod hardening;
 mod notifications;
 mod projects;

@@ -203,6 +203,10 @@ impl Store {
         id: WorkflowId,
         version: i32,
     ) -> Result<Option<WorkflowVersion>, StoreError> {
+        // Versions start at 1; below that, `oldest` could overflow (a caller's i32::MIN).
+        if version < 1 {
+            return Ok(None);
+        }
         // The nearest snapshot is at most VERSIONS_PER_SNAPSHOT - 1 versions back.
         let oldest = version - (VERSIONS_PER_SNAPSHOT - 1);
         let snapshot: Option<i32> = workflow_versions::Entity::find()

@@ -93,6 +93,7 @@ both!(deltas_replay_onto_the_nearest_snapshot, |store| async move {
     }
     assert!(store.get_version(workflow.id, last + 1).await.unwrap().is_none());
     assert!(store.get_version(workflow.id, 0).await.unwrap().is_none());
+    assert!(store.get_version(workflow.id, i32::MIN).await.unwrap().is_none());
     // A delta where a snapshot is due is refused and writes nothing.
     let mut expected = last;
     while !snapshot_due(expected + 1) {

@@ -13,7 +13,7 @@ use weft_engine::ai::AiRuntime;
 use weft_store::{Credential, CredentialChanges, NewCredential};
 
 use crate::error::{ApiError, InternalError};
-use crate::routers::common::{MAX_NAME_CHARS, require_project};
+use crate::routers::common::{self, MAX_NAME_CHARS, require_project};
 use crate::rpc::{Access, CallContext, Procedure, Registry};
 use types::*;
 
@@ -40,6 +40,9 @@ const ADMIN: Access = Access::Role(Role::Admin);
 const MAX_SECRET_BYTES: usize = 8192;
 /// Most models named by one credential.
 const MAX_MODELS: usize = 200;
+/// Longest header name of a `header` credential (its column holds 200 characters; a valid
+/// HTTP header name may be far longer).
+const MAX_HEADER_NAME_CHARS: usize = 200;
 /// Largest budget, USD.
 const MAX_BUDGET_USD: f64 = 1_000_000.0;
 
@@ -163,7 +166,9 @@ fn check_models(models: &[String], errors: &mut Vec<FieldError>) {
 }
 
 fn check_header_name(name: &str, errors: &mut Vec<FieldError>) {
-    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+    if let Err(error) = text_length("headerName", name, 1, MAX_HEADER_NAME_CHARS) {
+        errors.push(error);
+    } else if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
         errors.push(FieldError::new("headerName", "invalid", "must be a valid HTTP header name"));
     }
 }
@@ -376,6 +381,10 @@ impl Procedure for Usage {
 
     async fn call(ctx: CallContext, params: UsageParams) -> Result<UsageResult, ApiError> {
         let caller = ctx.caller()?;
+        let mut errors = ValidationErrors::new();
+        errors.check(common::timestamp("from", params.from));
+        errors.check(common::timestamp("to", params.to));
+        errors.into_result()?;
         let to = params.to.unwrap_or_else(Utc::now);
         let from = params.from.unwrap_or(to - chrono::Duration::days(30));
         if from >= to {

@@ -5,7 +5,7 @@ pub mod types;
 
 use std::time::Duration;
 
-use weft_core::{ProjectRole, Role, RunId};
+use weft_core::{ProjectRole, Role, RunId, ValidationErrors};
 use weft_engine::StartRun;
 use weft_events::WeftEvent;
 use weft_store::RunQuery;
@@ -189,6 +189,10 @@ impl Procedure for List {
 
     async fn call(ctx: CallContext, params: ListRunsParams) -> Result<RunPage, ApiError> {
         let (before, limit) = common::page(params.cursor.as_deref(), params.limit)?;
+        let mut errors = ValidationErrors::new();
+        errors.check(common::timestamp("createdAfter", params.created_after));
+        errors.check(common::timestamp("createdBefore", params.created_before));
+        errors.into_result()?;
         let project_id = match (params.workflow_id, params.project_id) {
             (Some(workflow), project) => {
                 let workflow = require_workflow(&ctx, workflow, ProjectRole::Viewer).await?;

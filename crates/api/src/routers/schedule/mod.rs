@@ -72,6 +72,8 @@ fn settle(schedule: &mut weft_store::Schedule) -> Result<(), ApiError> {
             None
         }
     };
+    errors.check(common::timestamp("startAt", schedule.start_at));
+    errors.check(common::timestamp("endAt", schedule.end_at));
     if let (Some(start), Some(end)) = (schedule.start_at, schedule.end_at)
         && end <= start
     {
@@ -301,6 +303,7 @@ impl Procedure for Preview {
                 &format!("must be between 1 and {MAX_PREVIEW}"),
             ));
         }
+        common::timestamp("after", params.after).map_err(ValidationErrors::single)?;
         let now = params.after.unwrap_or_else(Utc::now);
         let (expression, zone, start, end) = match (params.schedule_id, params.cron) {
             (Some(id), None) => {
