@@ -31,13 +31,12 @@ pub struct NodeError {
 impl NodeError {
     /// A failure of class `other`.
     pub fn other(message: impl Into<String>) -> Self {
-        Self {
-            class: ErrorClass::Other,
-            message: message.into(),
-            status: None,
-            retry_after: None,
-            limit: None,
-        }
+        Self::of(ErrorClass::Other, message)
+    }
+
+    /// A failure of `class`, without a status, Retry-After or limit.
+    pub fn of(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self { class, message: message.into(), status: None, retry_after: None, limit: None }
     }
 
     /// The error as stored and shown: `{ class, message, status?, limit? }`.

@@ -119,13 +119,8 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
     }
     let now = Utc::now();
     if run.deadline_at.is_some_and(|deadline| deadline <= now) {
-        let error = NodeError {
-            class: weft_core::workflow::ErrorClass::Timeout,
-            message: "the run exceeded its time limit".to_owned(),
-            status: None,
-            retry_after: None,
-            limit: None,
-        };
+        let error =
+            NodeError::of(weft_core::workflow::ErrorClass::Timeout, "the run exceeded its time limit");
         return fail_run(inner, &run, &step, error).await;
     }
     let plan = inner.plan(run.workflow_id, run.version).await?;
@@ -181,13 +176,7 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
             tokio::time::timeout(timeout, runner::run(inner, ctx)).await
         } => match outcome {
             Ok(outcome) => outcome,
-            Err(_) => Outcome::Failed(NodeError {
-                class: weft_core::workflow::ErrorClass::Timeout,
-                message: format!("the node did not finish within {} ms", timeout.as_millis()),
-                status: None,
-                retry_after: None,
-                limit: None,
-            }),
+            Err(_) => Outcome::Failed(NodeError::of(weft_core::workflow::ErrorClass::Timeout, format!("the node did not finish within {} ms", timeout.as_millis()))),
         },
         stop = keep_lease(inner, &run, step.id) => {
             tracing::info!(step = %step.id, reason = stop, "step stopped");

@@ -149,13 +149,7 @@ fn described(last: &ChatOutcome, total_cost_micro_usd: u64, body: Value) -> Valu
 }
 
 fn node_error(err: &AiError) -> NodeError {
-    NodeError {
-        class: err.error_class(),
-        message: err.to_string(),
-        status: None,
-        retry_after: None,
-        limit: None,
-    }
+    NodeError::of(err.error_class(), err.to_string())
 }
 
 /// A chat whose tokens are published as `node.token` events while they arrive.
