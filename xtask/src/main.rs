@@ -142,7 +142,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
 /// series over 100,000 runs instead of a criterion bench, with `schedules` the
 /// scheduler's idle cost and fire lateness with 10,000 schedules (`WEFT_BENCH_DB=postgres`
 /// for PostgreSQL), or with `sse` the realtime bench (10,000 event streams on one
-/// `weft serve` process).
+/// `weft serve` process), or with `attack` other users' latency while template bombs run.
 fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     step("benchmarks (see docs/benchmarks.md for the recorded figures)");
     let mut command = cargo(root);
@@ -158,6 +158,9 @@ fn bench(root: &Path, extra: &[String]) -> anyhow::Result<()> {
             // One package, as the recorded figures were taken: `--workspace` unifies other
             // features and rebuilds every crate for this one bench.
             return run(cargo(root).args(["bench", "-p", "weft-server", "--bench", "sse"]));
+        }
+        Some("attack") => {
+            return run(cargo(root).args(["bench", "-p", "weft-server", "--bench", "attack"]));
         }
         Some("engine-memory") => {
             let which = extra.get(1).map_or("all", String::as_str);

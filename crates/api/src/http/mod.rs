@@ -62,9 +62,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST])
+        // `cache-control` and `last-event-id`: what fetch-based event-stream clients (the
+        // generated client's `subscribeEvents` among them) send on `GET /events`.
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
+            header::CACHE_CONTROL,
             HeaderName::from_static("last-event-id"),
             REQUEST_ID,
         ])

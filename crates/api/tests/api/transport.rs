@@ -40,6 +40,11 @@ both!(cors_allows_only_configured_origins, |app| {
     let allow_headers =
         allowed.headers().get("access-control-allow-headers").unwrap().to_str().unwrap().to_lowercase();
     assert!(allow_headers.contains("authorization") && allow_headers.contains("content-type"));
+    // What the client's `subscribeEvents` sends on `GET /events` (issue 16: without
+    // `cache-control` in the list the browser's preflight failed and no event arrived).
+    for header in ["cache-control", "last-event-id"] {
+        assert!(allow_headers.contains(header), "{header} not allowed: {allow_headers}");
+    }
     let denied = preflight("http://evil.example").await.unwrap();
     assert!(denied.headers().get("access-control-allow-origin").is_none());
 
