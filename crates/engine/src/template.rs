@@ -151,6 +151,9 @@ pub struct Templates {
     full: Environment<'static>,
     limits: TemplateLimits,
     heavy: tokio::sync::Semaphore,
+    /// `concurrency` threads at the lowest priority for full-budget evaluations (`None`
+    /// when they could not be started: evaluations then run in place).
+    pool: Option<rayon_core::ThreadPool>,
 }
 
 fn environment(fuel: u64) -> Environment<'static> {
@@ -167,6 +170,7 @@ impl Templates {
             inline: environment(limits.inline_fuel),
             full: environment(limits.fuel),
             heavy: tokio::sync::Semaphore::new(limits.concurrency.max(1)),
+            pool: low_priority_pool(limits.concurrency.max(1)),
             limits,
         }
     }
@@ -185,7 +189,13 @@ impl Templates {
     /// Runs `f`'s evaluations with the inline budget in place; when they run out of it, runs
     /// `f` again with the full budget off the async workers, at most
     /// [`TemplateLimits::concurrency`] at once.
-    pub async fn evaluate<R>(&self, f: impl Fn(&Evaluation<'_>) -> R) -> R {
+    ///
+    /// The full-budget run happens on one of `concurrency` threads at the lowest CPU priority
+    /// (nice 19 on Linux), so that however many evaluations run out of the inline budget, the
+    /// threads that answer calls and claim steps come first: a user's worst templates take
+    /// the CPU only when nobody else wants it. The async worker waits for it in
+    /// `block_in_place`, its other tasks moved to another worker meanwhile.
+    pub async fn evaluate<R: Send>(&self, f: impl Fn(&Evaluation<'_>) -> R + Sync) -> R {
         let (rv, tripped) = self.scope(Budget::Inline, &f);
         if !tripped.is_some_and(TemplateLimit::grows_with_budget) {
             return rv;
@@ -198,9 +208,18 @@ impl Templates {
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         if multi_thread {
-            tokio::task::block_in_place(|| self.scope(Budget::Full, &f).0)
+            tokio::task::block_in_place(|| self.full_at_low_priority(&f))
         } else {
-            self.scope(Budget::Full, &f).0
+            self.full_at_low_priority(&f)
+        }
+    }
+
+    /// Runs `f` with the full budget on a thread of the low-priority pool (in place when
+    /// there is none).
+    fn full_at_low_priority<R: Send>(&self, f: &(impl Fn(&Evaluation<'_>) -> R + Sync)) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(|| self.scope(Budget::Full, f).0),
+            None => self.scope(Budget::Full, f).0,
         }
     }
 
@@ -232,6 +251,25 @@ impl Templates {
         let tripped = evaluation.tripped.get().or(minijinja_tripped.map(TemplateLimit::from_minijinja));
         (rv, tripped)
     }
+}
+
+/// The threads of full-budget evaluations: a fixed few, so that the allocator's per-thread
+/// arenas stay few too (a thread per evaluation left memory in as many arenas as threads had
+/// come and gone), each at the lowest priority.
+fn low_priority_pool(threads: usize) -> Option<rayon_core::ThreadPool> {
+    rayon_core::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("weft-template-{i}"))
+        .start_handler(|_| {
+            // Lowering one's own priority needs no privilege; where it fails, evaluations
+            // still run, at the usual priority.
+            if let Err(err) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+                tracing::debug!(?err, "could not lower the template threads' priority");
+            }
+        })
+        .build()
+        .inspect_err(|err| tracing::warn!(%err, "no template threads; evaluations past the inline budget run in place"))
+        .ok()
 }
 
 /// One node's evaluations under one budget: a deadline, a work budget and an output budget

@@ -183,6 +183,39 @@ async fn heavy_evaluations_leave_the_async_workers_free() {
     }
 }
 
+/// The nice value of the calling thread (field 19 of `/proc/thread-self/stat`).
+#[cfg(target_os = "linux")]
+fn nice() -> i64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split_whitespace().nth(19 - 3).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_budget_runs_on_a_thread_of_the_lowest_priority() {
+    let t = templates();
+    let base = nice();
+    let text = "{% for i in range(100) %}{% for j in range(300) %}{% endfor %}{% endfor %}done";
+    let seen = std::sync::Mutex::new(Vec::new());
+    let rendered = t
+        .evaluate(|ev| {
+            seen.lock().unwrap().push((std::thread::current().id(), nice()));
+            ev.render_str(text, &ctx())
+        })
+        .await;
+    assert_eq!(rendered.unwrap(), "done");
+    let seen = seen.into_inner().unwrap();
+    // The inline attempt on the caller's thread at its priority, then the full one elsewhere.
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].1, base);
+    assert_eq!(seen[1].1, 19);
+    assert_ne!(seen[0].0, seen[1].0);
+    // The async workers keep their priority.
+    assert_eq!(tokio::spawn(async { nice() }).await.unwrap(), base);
+}
+
 fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
