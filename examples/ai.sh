@@ -98,8 +98,8 @@ echo "  stored credential $credential_id, key shown only as its hint: $hint"
 step "list the project's credentials (ai.credentials.list): no key in the answer"
 answer=$(call "$token" ai.credentials.list "{\"projectId\":\"$project_id\"}")
 show "$answer"
-expect "$answer" result.credentials.0.id "$credential_id" "ai.credentials.list"
-expect "$answer" result.credentials.0.hint "$hint" "ai.credentials.list"
+expect "$answer" result.items.0.id "$credential_id" "ai.credentials.list"
+expect "$answer" result.items.0.hint "$hint" "ai.credentials.list"
 [[ "$answer" != *"$secret"* ]] || fail "ai.credentials.list shows the key"
 
 step "a workflow: start -> ai -> end, version 1 published"
@@ -162,7 +162,7 @@ answer=$(call "$token" ai.budgets.list "{\"projectId\":\"$project_id\"}")
 no_error "$answer" "ai.budgets.list"
 "$PYTHON" - "$answer" "$project_id" "$cost" <<'PY' || fail "ai.budgets.list does not show the budget and its spend: $answer"
 import json, sys
-budgets, project, cost = json.loads(sys.argv[1])["result"]["budgets"], sys.argv[2], float(sys.argv[3])
+budgets, project, cost = json.loads(sys.argv[1])["result"]["items"], sys.argv[2], float(sys.argv[3])
 for b in budgets:
     print(f'  {b["scope"]:<8} {b["period"]:<6} spent ${b["spentUsd"]:.6f} of ${b["limitUsd"]:.2f}')
 mine = [b for b in budgets if b["scope"] == "project" and b["subjectId"] == project]

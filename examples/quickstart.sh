@@ -54,7 +54,7 @@ answers, user_id, session_id = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 assert isinstance(answers, list) and len(answers) == 2, "expected an array of two answers"
 by_id = {a["id"]: a for a in answers}
 assert by_id[1]["result"]["id"] == user_id, "auth.me answered another user"
-sessions = by_id[2]["result"]["sessions"]
+sessions = by_id[2]["result"]["items"]
 assert len(sessions) == 2, "expected two sessions (register and login)"
 current = [s["id"] for s in sessions if s["current"]]
 assert current == [session_id], "the login session should be the current one"

@@ -41,12 +41,12 @@ step "its fires and their runs (schedule.fires)"
 fired=""
 for _ in $(seq 1 100); do
     answer=$(call "$token" schedule.fires "{\"scheduleId\":\"$schedule_id\"}")
-    if fired=$(get "$answer" result.fires.1.runStatus) && [[ "$fired" == succeeded ]]; then break; fi
+    if fired=$(get "$answer" result.items.1.runStatus) && [[ "$fired" == succeeded ]]; then break; fi
     sleep 0.1
 done
 [[ "$fired" == succeeded ]] || fail "the schedule did not fire twice: $answer"
 show "$answer"
-run_id=$(get "$answer" result.fires.1.runId)
+run_id=$(get "$answer" result.items.1.runId)
 answer=$(call "$token" run.get "{\"runId\":\"$run_id\"}")
 expect "$answer" result.run.trigger schedule "a scheduled run"
 expect "$answer" result.run.output.trigger schedule "the trigger node's data"

@@ -59,7 +59,7 @@ expect "$answer" error.data.currentVersion 3 "stale patchGraph"
 step "history and a diff between version 1 and 3 (workflow.versions, workflow.diff)"
 answer=$(call "$token" workflow.versions "{\"workflowId\":\"$workflow_id\"}")
 show "$answer"
-expect "$answer" result.versions.0.message rename "workflow.versions"
+expect "$answer" result.items.0.message rename "workflow.versions"
 answer=$(call "$token" workflow.diff "{\"workflowId\":\"$workflow_id\",\"from\":1,\"to\":3}")
 show "$answer"
 expect "$answer" result.diff.nodesChanged.0.id greet "workflow.diff"

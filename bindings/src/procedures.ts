@@ -77,8 +77,8 @@ export interface Procedures {
   "workflow.saveGraph": { params: T.SaveGraphParams; result: T.SaveResult };
   /** Applies an RFC 6902 JSON Patch to the graph (EDITOR), creating a new version, if expectedVersion is still current. A malformed or failing patch, or one whose result breaks the graph schema, is refused with a precise error and changes nothing. Requires an access token with role GUEST or higher. */
   "workflow.patchGraph": { params: T.PatchGraphParams; result: T.SaveResult };
-  /** The workflow's versions, newest first (page with `before`). Requires an access token with role GUEST or higher. */
-  "workflow.versions": { params: T.ListVersionsParams; result: T.VersionList };
+  /** The workflow's versions, newest first, with cursor pagination. Requires an access token with role GUEST or higher. */
+  "workflow.versions": { params: T.ListVersionsParams; result: T.VersionPage };
   /** One version with its graph. Requires an access token with role GUEST or higher. */
   "workflow.getVersion": { params: T.VersionRef; result: T.VersionDetail };
   /** Node- and edge-level differences between two versions. Requires an access token with role GUEST or higher. */
@@ -108,7 +108,7 @@ export interface Procedures {
   /** Rejects a pending approval task assigned to the caller; the waiting run continues on the node's `rejected` port. Requires an access token with role GUEST or higher. */
   "run.reject": { params: T.DecideParams; result: T.ApprovalTask };
   /** Pending approval tasks the caller may decide (assigned by name or by project role), oldest first. Requires an access token with role GUEST or higher. */
-  "run.tasks": { params: T.TasksParams; result: T.TaskList };
+  "run.tasks": { params: T.TasksParams; result: T.TaskPage };
   /** The model catalogue (context length, prices per million tokens, task classes) and the instance's providers. Requires an access token with role GUEST or higher. */
   "ai.models": { params: T.ModelsParams; result: T.ModelsResult };
   /** Stores a credential of the project (EDITOR): an AI provider (base URL, key, models) or a token for HTTP nodes. The secret is encrypted at rest and never returned; only a hint of its last characters is shown. Requires an access token with role GUEST or higher. */
@@ -138,11 +138,11 @@ export interface Procedures {
   /** Marks some of the caller's notifications read; answers how many changed. Requires an access token with role GUEST or higher. */
   "notification.markRead": { params: T.MarkReadParams; result: T.Updated };
   /** Marks every unread notification of the caller read. Requires an access token with role GUEST or higher. */
-  "notification.markAllRead": { params: T.NoParams; result: T.Updated };
+  "notification.markAllRead": { params: T.EmptyParams; result: T.Updated };
   /** Deletes one of the caller's notifications (another's answers not-found). Requires an access token with role GUEST or higher. */
   "notification.delete": { params: T.NotificationRef; result: T.Updated };
   /** The caller's preference for every notification kind (default: shown in the app). Requires an access token with role GUEST or higher. */
-  "notification.preferences": { params: T.NoParams; result: T.PreferenceList };
+  "notification.preferences": { params: T.EmptyParams; result: T.PreferenceList };
   /** Turns a notification kind on or off for the caller: kinds turned off are neither stored nor pushed. Requires an access token with role GUEST or higher. */
   "notification.setPreference": { params: T.Preference; result: T.PreferenceList };
   /** Opens the workflow in an editor: records the caller's presence (announced as `collab.joined` on the workflow's topic) and answers everyone there, the current version and how often to send heartbeats. Rejoining with an earlier clientId refreshes it. Requires an access token with role GUEST or higher. */

@@ -210,7 +210,7 @@ export type BudgetList = {
 /**
  * The caller's budgets and the project's.
  */
-budgets: Array<BudgetView>, };
+items: Array<BudgetView>, };
 
 /**
  * A budget's window.
@@ -307,11 +307,11 @@ export type CommentPage = {
 /**
  * Oldest first.
  */
-comments: Array<CommentView>, 
+items: Array<CommentView>, 
 /**
- * The next page, when there is one.
+ * Pass as `cursor` for the next page; `null` on the last page.
  */
-nextCursor?: string, };
+nextCursor: string | null, };
 
 /**
  * `collab.comment` params.
@@ -561,7 +561,7 @@ graph?: Graph, };
 /**
  * Identifies a stored credential (a provider key or another secret of a project).
  */
-export type CredentialId = string;
+export type CredentialId = string & { readonly __brand: "CredentialId" };
 
 /**
  * What a credential is for.
@@ -575,7 +575,7 @@ export type CredentialList = {
 /**
  * By name.
  */
-credentials: Array<CredentialView>, };
+items: Array<CredentialView>, };
 
 /**
  * Names a credential.
@@ -909,7 +909,7 @@ timeoutMs?: number, };
 /**
  * Identifies an event trigger: a workflow started by another workflow's runs.
  */
-export type EventTriggerId = string;
+export type EventTriggerId = string & { readonly __brand: "EventTriggerId" };
 
 /**
  * Params of `workflow.execute`.
@@ -992,11 +992,11 @@ export type FirePage = {
 /**
  * Newest first.
  */
-fires: Array<FireView>, 
+items: Array<FireView>, 
 /**
- * The next page, when there is one.
+ * Pass as `cursor` for the next page; `null` on the last page.
  */
-nextCursor?: string, };
+nextCursor: string | null, };
 
 /**
  * One fire of a schedule.
@@ -1032,9 +1032,9 @@ export type FiresParams = {
  */
 scheduleId: ScheduleId, 
 /**
- * From a previous page's `nextCursor`.
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-cursor?: string, 
+cursor?: string | null, 
 /**
  * Page size (default 50, at most 200).
  */
@@ -1103,7 +1103,7 @@ workflowId?: WorkflowId,
 version?: number, };
 
 /**
- * A workflow's graph. Parse untrusted JSON with [`super::parse_graph`], which reports
+ * A workflow's graph. Parse untrusted JSON with `parse_graph`, which reports
  * precise field paths; `Deserialize` is for trusted, stored graphs.
  */
 export type Graph = { 
@@ -1286,7 +1286,7 @@ expiresAt: string, };
 /**
  * Identifies an invitation to join a project.
  */
-export type InvitationId = string;
+export type InvitationId = string & { readonly __brand: "InvitationId" };
 
 /**
  * Result of answering or revoking an invitation.
@@ -1304,7 +1304,7 @@ export type InvitationList = {
 /**
  * Newest first.
  */
-invitations: Array<Invitation>, };
+items: Array<Invitation>, };
 
 /**
  * Params naming an invitation addressed to the caller.
@@ -1449,9 +1449,9 @@ nodeId?: string,
  */
 includeResolved?: boolean, 
 /**
- * From a previous page's `nextCursor`.
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-cursor?: string, 
+cursor?: string | null, 
 /**
  * Page size (default 50, at most 200).
  */
@@ -1475,9 +1475,9 @@ export type ListParams = {
  */
 unreadOnly?: boolean, 
 /**
- * From a previous page's `nextCursor`.
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-cursor?: string, 
+cursor?: string | null, 
 /**
  * Page size (default 50, at most 200).
  */
@@ -1496,9 +1496,9 @@ search?: string,
  */
 includeArchived?: boolean, 
 /**
- * `nextCursor` of the previous page.
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-cursor?: string, 
+cursor?: string | null, 
 /**
  * Page size, 1 to 200 (default 50).
  */
@@ -1529,9 +1529,9 @@ createdAfter?: string,
  */
 createdBefore?: string, 
 /**
- * `nextCursor` of the previous page.
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-cursor?: string, 
+cursor?: string | null, 
 /**
  * Page size, 1 to 200 (default 50).
  */
@@ -1559,9 +1559,9 @@ export type ListVersionsParams = {
  */
 workflowId: WorkflowId, 
 /**
- * Only versions below this one (cursor).
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-before?: number, 
+cursor?: string | null, 
 /**
  * Page size, 1 to 200 (default 50).
  */
@@ -1588,9 +1588,9 @@ status?: WorkflowStatus,
  */
 search?: string, 
 /**
- * `nextCursor` of the previous page.
+ * The previous page's `nextCursor` (absent or `null`: the first page).
  */
-cursor?: string, 
+cursor?: string | null, 
 /**
  * Page size, 1 to 200 (default 50).
  */
@@ -1695,7 +1695,7 @@ export type MemberList = {
 /**
  * Owner first, then by join time.
  */
-members: Array<Member>, };
+items: Array<Member>, };
 
 /**
  * Params naming a member of a project.
@@ -1792,13 +1792,8 @@ name: string,
 value: string, };
 
 /**
- * No params.
- */
-export type NoParams = Record<symbol, never>;
-
-/**
  * One step of a workflow. On the wire: `{ id, name, type, position, config, settings? }`,
- * where `type` picks the config's shape (see [`NodeSpec`]).
+ * where `type` picks the config's shape (see `NodeSpec`).
  */
 export type Node = { 
 /**
@@ -1873,9 +1868,9 @@ input: JsonValue | null,
  */
 output: JsonValue | null, 
 /**
- * The last error: `{ class, message, status? }`.
+ * The last error.
  */
-error: JsonValue | null, 
+error: StepError | null, 
 /**
  * Output ports that fired.
  */
@@ -1972,7 +1967,7 @@ export type NodeTypeList = {
 /**
  * Every node type with its ports.
  */
-types: Array<NodeTypeInfo>, };
+items: Array<NodeTypeInfo>, };
 
 /**
  * What a notification is about.
@@ -1986,11 +1981,11 @@ export type NotificationPage = {
 /**
  * Newest first.
  */
-notifications: Array<NotificationView>, 
+items: Array<NotificationView>, 
 /**
- * The next page, when there is one.
+ * Pass as `cursor` for the next page; `null` on the last page.
  */
-nextCursor?: string, 
+nextCursor: string | null, 
 /**
  * Unread notifications in all.
  */
@@ -2139,7 +2134,7 @@ export type PreferenceList = {
 /**
  * One entry per kind (default: in the app).
  */
-preferences: Array<Preference>, };
+items: Array<Preference>, };
 
 /**
  * Who is on a workflow.
@@ -2148,7 +2143,7 @@ export type PresenceList = {
 /**
  * Editors, earliest joined first.
  */
-presence: Array<PresenceView>, };
+items: Array<PresenceView>, };
 
 /**
  * One editor (a browser tab) on a workflow.
@@ -2253,7 +2248,7 @@ updatedAt: string, };
 /**
  * Identifies a project.
  */
-export type ProjectId = string;
+export type ProjectId = string & { readonly __brand: "ProjectId" };
 
 /**
  * Result of `project.delete` and `project.leave`.
@@ -2447,7 +2442,7 @@ projectId: ProjectId,
 invitationId: InvitationId, };
 
 /**
- * Why a session ended, as carried by [`WeftEvent::SessionRevoked`].
+ * Why a session ended, as carried by `SessionRevoked`.
  */
 export type RevokeReason = "logout" | "revoked" | "refreshReuse" | "passwordChanged" | "roleChanged";
 
@@ -2525,13 +2520,13 @@ input: JsonValue,
  */
 output: JsonValue | null, 
 /**
- * Why it failed: `{ class, message, nodeId }`.
+ * Why it failed.
  */
-error: JsonValue | null, 
+error: StepError | null, 
 /**
- * What started it: `manual`, ...
+ * What started it.
  */
-trigger: string, 
+trigger: RunTrigger, 
 /**
  * Who started it.
  */
@@ -2565,7 +2560,7 @@ nodes: Array<NodeExecution>, };
 /**
  * Identifies a run: one execution of a workflow version.
  */
-export type RunId = string;
+export type RunId = string & { readonly __brand: "RunId" };
 
 /**
  * A page of runs.
@@ -2593,6 +2588,11 @@ runId: RunId, };
  * Where a run is in its life.
  */
 export type RunStatus = "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+
+/**
+ * What started a run (`Run.trigger`).
+ */
+export type RunTrigger = "manual" | "schedule" | "webhook" | "event" | "subWorkflow" | "errorHandler" | "retry";
 
 /**
  * Params of `workflow.saveGraph`.
@@ -2644,7 +2644,7 @@ expectedVersion: number, };
 /**
  * Identifies a cron schedule of a workflow.
  */
-export type ScheduleId = string;
+export type ScheduleId = string & { readonly __brand: "ScheduleId" };
 
 /**
  * `schedule.list` result.
@@ -2653,7 +2653,7 @@ export type ScheduleList = {
 /**
  * Oldest first.
  */
-schedules: Array<ScheduleView>, };
+items: Array<ScheduleView>, };
 
 /**
  * Names a schedule.
@@ -2736,7 +2736,7 @@ updatedAt: string, };
 /**
  * Identifies a login session: the family of refresh tokens issued from one login.
  */
-export type SessionId = string;
+export type SessionId = string & { readonly __brand: "SessionId" };
 
 /**
  * One active session of the caller.
@@ -2778,7 +2778,7 @@ export type SessionList = {
 /**
  * Newest first.
  */
-sessions: Array<SessionInfo>, };
+items: Array<SessionInfo>, };
 
 /**
  * `ai.budgets.set` params.
@@ -2845,10 +2845,37 @@ export type StartConfig = {
 inputSchema?: JsonValue, };
 
 /**
+ * A node's or a run's failure as stored and shown (`Run.error`, a step's `error`, the
+ * `node.failed` and `run.failed` events). The engine writes it; this type documents its shape
+ * for clients.
+ */
+export type StepError = { 
+/**
+ * Kind of failure.
+ */
+class: ErrorClass, 
+/**
+ * What happened (never a secret).
+ */
+message: string, 
+/**
+ * The HTTP status, when there was one.
+ */
+status?: number, 
+/**
+ * With class `limit`: the setting whose limit was reached (`WEFT_TEMPLATE_…`).
+ */
+limit?: string, 
+/**
+ * On a run's error: the node that failed (absent when the run itself timed out).
+ */
+nodeId?: string, };
+
+/**
  * Identifies a step: one execution of one node in one scope of a run. Also the step's
  * idempotency key towards external systems (`Idempotency-Key` on HTTP requests).
  */
-export type StepId = string;
+export type StepId = string & { readonly __brand: "StepId" };
 
 /**
  * Where a node execution is in its life.
@@ -2976,16 +3003,20 @@ export type TaskClass = "generate" | "analyse" | "decide" | "moderate" | "cheapF
 /**
  * Identifies an approval task: a human decision an approval step waits for.
  */
-export type TaskId = string;
+export type TaskId = string & { readonly __brand: "TaskId" };
 
 /**
- * Pending approval tasks the caller may decide, oldest first.
+ * A page of pending approval tasks the caller may decide, oldest first.
  */
-export type TaskList = { 
+export type TaskPage = { 
 /**
  * The tasks.
  */
-items: Array<ApprovalTask>, };
+items: Array<ApprovalTask>, 
+/**
+ * Pass as `cursor` for the next page; `null` on the last page.
+ */
+nextCursor: string | null, };
 
 /**
  * Where an approval task is.
@@ -2996,6 +3027,10 @@ export type TaskStatus = "pending" | "approved" | "rejected";
  * Params of `run.tasks`.
  */
 export type TasksParams = { 
+/**
+ * The previous page's `nextCursor` (absent or `null`: the first page).
+ */
+cursor?: string | null, 
 /**
  * Most tasks to return, 1 to 200 (default 50).
  */
@@ -3018,7 +3053,7 @@ export type TriggerList = {
 /**
  * Oldest first.
  */
-triggers: Array<TriggerView>, };
+items: Array<TriggerView>, };
 
 /**
  * What an event trigger waits for.
@@ -3308,7 +3343,7 @@ createdAt: string, };
 /**
  * Identifies a user account.
  */
-export type UserId = string;
+export type UserId = string & { readonly __brand: "UserId" };
 
 /**
  * Params of `workflow.validate`: a graph to check, or a stored workflow version.
@@ -3329,7 +3364,7 @@ version?: number,
 graph?: Graph, };
 
 /**
- * The outcome of [`validate`].
+ * The outcome of `validate`.
  */
 export type ValidationReport = { 
 /**
@@ -3410,13 +3445,17 @@ createdAt: string,
 published: boolean, };
 
 /**
- * Result of `workflow.versions`.
+ * A page of versions (`workflow.versions`).
  */
-export type VersionList = { 
+export type VersionPage = { 
 /**
  * Newest first.
  */
-versions: Array<VersionInfo>, };
+items: Array<VersionInfo>, 
+/**
+ * Pass as `cursor` for the next page; `null` on the last page.
+ */
+nextCursor: string | null, };
 
 /**
  * Params naming one version.
@@ -3439,7 +3478,7 @@ export type WebhookAuth = "hmac" | "token";
 /**
  * Identifies a webhook of a workflow (its URL is `/hooks/<id>`).
  */
-export type WebhookId = string;
+export type WebhookId = string & { readonly __brand: "WebhookId" };
 
 /**
  * `webhook.list` result.
@@ -3448,7 +3487,7 @@ export type WebhookList = {
 /**
  * Oldest first.
  */
-webhooks: Array<WebhookView>, };
+items: Array<WebhookView>, };
 
 /**
  * What a webhook request answers.
@@ -3618,7 +3657,7 @@ scope: string,
 /**
  * What went wrong.
  */
-error: JsonValue, } | { "type": "node.retrying", 
+error: StepError, } | { "type": "node.retrying", 
 /**
  * The run.
  */
@@ -3642,7 +3681,7 @@ retryAt: string,
 /**
  * What went wrong.
  */
-error: JsonValue, } | { "type": "notification.created", 
+error: StepError, } | { "type": "notification.created", 
 /**
  * The notification.
  */
@@ -3698,7 +3737,7 @@ runId: RunId,
 /**
  * Why.
  */
-error: JsonValue, } | { "type": "run.cancelled", 
+error: StepError, } | { "type": "run.cancelled", 
 /**
  * The run.
  */
@@ -3895,7 +3934,7 @@ graph: Graph, };
 /**
  * Identifies a workflow.
  */
-export type WorkflowId = string;
+export type WorkflowId = string & { readonly __brand: "WorkflowId" };
 
 /**
  * Result of `workflow.delete`.

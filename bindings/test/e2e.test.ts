@@ -22,6 +22,7 @@ import {
   type SubscriptionEnd,
   type Topic,
   type WeftEvent,
+  type WorkflowId,
 } from "../src/index.js";
 
 const WAIT_MS = 10_000;
@@ -164,10 +165,10 @@ test("Weft client end-to-end", { timeout: 120_000 }, async (t: TestContext) => {
       assert.ok(me.ok, `auth.me in batch failed: ${me.ok ? "" : me.error.message}`);
       assert.equal(me.value.id, loggedIn.user.id);
       assert.ok(sessions.ok, `auth.sessions in batch failed: ${sessions.ok ? "" : sessions.error.message}`);
-      const current = sessions.value.sessions.find((s) => s.id === loggedIn?.sessionId);
+      const current = sessions.value.items.find((s) => s.id === loggedIn?.sessionId);
       assert.ok(current, "the login session is listed by auth.sessions");
       assert.equal(current.current, true);
-      assert.ok(sessions.value.sessions.some((s) => s.id === registered?.sessionId), "the register session is listed");
+      assert.ok(sessions.value.items.some((s) => s.id === registered?.sessionId), "the register session is listed");
     });
 
     await step("the event stream delivers an event right after connecting", async () => {
@@ -287,7 +288,7 @@ test("Weft client end-to-end", { timeout: 120_000 }, async (t: TestContext) => {
       second.close();
 
       await rejectsWithCode(
-        client.collab.join({ workflowId: "00000000-0000-7000-8000-000000000000" }),
+        client.collab.join({ workflowId: "00000000-0000-7000-8000-000000000000" as WorkflowId }),
         ErrorCodes.NOT_FOUND,
         "collab.join on an unknown workflow",
       );
@@ -307,7 +308,7 @@ test("Weft client end-to-end", { timeout: 120_000 }, async (t: TestContext) => {
       );
       assert.equal(credential.hint, "…0042");
       const listed = await within(client.ai.credentials.list({ projectId: project.id }), "ai.credentials.list");
-      assert.equal(listed.credentials.length, 1);
+      assert.equal(listed.items.length, 1);
       assert.ok(!JSON.stringify(listed).includes(secret), "the secret is never returned");
       const budget = await within(
         client.ai.budgets.set({ scope: "project", projectId: project.id, period: "month", limitUsd: 5 }),

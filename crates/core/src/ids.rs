@@ -7,15 +7,18 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Declares an id type. In TypeScript it is a brand of `string` (`$brand`, which names the
+/// type), so a project id is refused where a workflow id is expected; on the wire it is the
+/// UUID's string.
 macro_rules! define_id {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $brand:literal) => {
         $(#[$doc])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
             ts_rs::TS, schemars::JsonSchema,
         )]
         #[serde(transparent)]
-        #[ts(type = "string")]
+        #[ts(type = $brand)]
         #[schemars(transparent)]
         pub struct $name(pub Uuid);
 
@@ -61,53 +64,65 @@ macro_rules! define_id {
 
 define_id!(
     /// Identifies a user account.
-    UserId
+    UserId,
+    "string & { readonly __brand: \"UserId\" }"
 );
 define_id!(
     /// Identifies a login session: the family of refresh tokens issued from one login.
-    SessionId
+    SessionId,
+    "string & { readonly __brand: \"SessionId\" }"
 );
 
 define_id!(
     /// Identifies a project.
-    ProjectId
+    ProjectId,
+    "string & { readonly __brand: \"ProjectId\" }"
 );
 define_id!(
     /// Identifies a workflow.
-    WorkflowId
+    WorkflowId,
+    "string & { readonly __brand: \"WorkflowId\" }"
 );
 define_id!(
     /// Identifies an invitation to join a project.
-    InvitationId
+    InvitationId,
+    "string & { readonly __brand: \"InvitationId\" }"
 );
 define_id!(
     /// Identifies a run: one execution of a workflow version.
-    RunId
+    RunId,
+    "string & { readonly __brand: \"RunId\" }"
 );
 define_id!(
     /// Identifies a stored credential (a provider key or another secret of a project).
-    CredentialId
+    CredentialId,
+    "string & { readonly __brand: \"CredentialId\" }"
 );
 define_id!(
     /// Identifies an approval task: a human decision an approval step waits for.
-    TaskId
+    TaskId,
+    "string & { readonly __brand: \"TaskId\" }"
 );
 define_id!(
     /// Identifies a cron schedule of a workflow.
-    ScheduleId
+    ScheduleId,
+    "string & { readonly __brand: \"ScheduleId\" }"
 );
 define_id!(
     /// Identifies a webhook of a workflow (its URL is `/hooks/<id>`).
-    WebhookId
+    WebhookId,
+    "string & { readonly __brand: \"WebhookId\" }"
 );
 define_id!(
     /// Identifies an event trigger: a workflow started by another workflow's runs.
-    EventTriggerId
+    EventTriggerId,
+    "string & { readonly __brand: \"EventTriggerId\" }"
 );
 define_id!(
     /// Identifies a step: one execution of one node in one scope of a run. Also the step's
     /// idempotency key towards external systems (`Idempotency-Key` on HTTP requests).
-    StepId
+    StepId,
+    "string & { readonly __brand: \"StepId\" }"
 );
 
 #[cfg(test)]

@@ -140,15 +140,19 @@ async fn execute(inner: &Arc<Inner>, step: Step) -> Result<(), EngineError> {
             WeftEvent::RunStarted { run_id: run.id, workflow_id: run.workflow_id, version: run.version };
         inner.publish(&run, started);
     }
-    inner.publish(
-        &run,
-        WeftEvent::NodeStarted {
-            run_id: run.id,
-            node_id: step.node_id.clone(),
-            scope: step.scope.clone(),
-            attempt: step.attempt,
-        },
-    );
+    // A step whose output holds saved state is resuming its attempt (a delay that slept, a
+    // loop between iterations, a sub-workflow whose child ended): its start was announced.
+    if step.output.is_none() {
+        inner.publish(
+            &run,
+            WeftEvent::NodeStarted {
+                run_id: run.id,
+                node_id: step.node_id.clone(),
+                scope: step.scope.clone(),
+                attempt: step.attempt,
+            },
+        );
+    }
     let ctx = context::build(Source::Store(&inner.store), &run, &plan, index, &step, now).await?;
     match &node.spec {
         NodeSpec::Approval(config) => {

@@ -232,6 +232,8 @@ pub enum WeftEvent {
         /// Loop scope.
         scope: String,
         /// What went wrong.
+        #[ts(as = "weft_core::workflow::StepError")]
+        #[schemars(with = "weft_core::workflow::StepError")]
         error: serde_json::Value,
     },
     /// A node attempt failed and another is scheduled.
@@ -248,6 +250,8 @@ pub enum WeftEvent {
         /// When the next attempt may start.
         retry_at: DateTime<Utc>,
         /// What went wrong.
+        #[ts(as = "weft_core::workflow::StepError")]
+        #[schemars(with = "weft_core::workflow::StepError")]
         error: serde_json::Value,
     },
     /// A notification for the receiver, just created.
@@ -300,6 +304,8 @@ pub enum WeftEvent {
         /// The run.
         run_id: RunId,
         /// Why.
+        #[ts(as = "weft_core::workflow::StepError")]
+        #[schemars(with = "weft_core::workflow::StepError")]
         error: serde_json::Value,
     },
     /// The run was cancelled.

@@ -56,11 +56,11 @@ async fn main() -> Result<()> {
     let list: SessionList =
         authed.request("auth.sessions", ObjectParams::new()).await.context("auth.sessions failed")?;
     ensure!(
-        list.sessions.iter().any(|s| s.id == session.session_id && s.current),
+        list.items.iter().any(|s| s.id == session.session_id && s.current),
         "auth.sessions does not list session {} as current",
         session.session_id
     );
-    for s in &list.sessions {
+    for s in &list.items {
         let agent = s.user_agent.as_deref().unwrap_or("-");
         println!("auth.sessions: {} current={} user agent {agent}", s.id, s.current);
     }
@@ -157,8 +157,8 @@ async fn batch(client: &HttpClient, session: &AuthSession) -> Result<()> {
     let sessions: SessionList =
         serde_json::from_value(sessions).context("auth.sessions answer in the batch has the wrong shape")?;
     ensure!(me.id == session.user.id, "batch auth.me answered user {}", me.id);
-    ensure!(!sessions.sessions.is_empty(), "batch auth.sessions listed no session");
-    println!("batch: auth.me → {}, auth.sessions → {} session(s)", me.email, sessions.sessions.len());
+    ensure!(!sessions.items.is_empty(), "batch auth.sessions listed no session");
+    println!("batch: auth.me → {}, auth.sessions → {} session(s)", me.email, sessions.items.len());
     Ok(())
 }
 

@@ -36,7 +36,7 @@ pub struct User {
 #[serde(rename_all = "camelCase")]
 pub struct SessionList {
     /// Newest first.
-    pub sessions: Vec<SessionInfo>,
+    pub items: Vec<SessionInfo>,
 }
 
 /// One active session of the caller.

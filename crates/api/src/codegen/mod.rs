@@ -32,8 +32,9 @@ impl TsDecls {
         }
         let cfg = ts_config();
         if T::output_path().is_some() {
-            let docs = T::docs().unwrap_or_default();
-            self.decls.insert(T::ident(&cfg), format!("{docs}export {}", T::decl(&cfg)));
+            let ident = T::ident(&cfg);
+            let docs = ts_docs(&T::docs().unwrap_or_default());
+            self.decls.insert(ident, format!("{docs}export {}", T::decl(&cfg)));
         }
         T::visit_dependencies(self);
         T::visit_generics(self);
@@ -45,10 +46,76 @@ impl TsDecls {
     }
 }
 
+/// Doc comments for TypeScript readers: rustdoc's intra-doc links (`` [`Name`] ``,
+/// `` [`path::Name`] ``, `[text](crate::path)`) name Rust items, which mean nothing in the
+/// client; they become plain code spans or text.
+pub fn ts_docs(docs: &str) -> String {
+    let mut out = String::with_capacity(docs.len());
+    let mut rest = docs;
+    while let Some(start) = rest.find('[') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(']') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let label = &after[..end];
+        let tail = &after[end + 1..];
+        if let Some(code) = label.strip_prefix('`').and_then(|l| l.strip_suffix('`')) {
+            // [`a::b::Name`] or [`Name`](path): the last segment as code.
+            let name = code.rsplit("::").next().unwrap_or(code);
+            out.push('`');
+            out.push_str(name);
+            out.push('`');
+            rest = skip_link_target(tail);
+        } else if tail.starts_with('(') && !tail.starts_with("(http") {
+            out.push_str(label);
+            rest = skip_link_target(tail);
+        } else {
+            out.push('[');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// After a link label: skips a `(target)` that names a Rust item (not a web address).
+fn skip_link_target(tail: &str) -> &str {
+    if tail.starts_with('(')
+        && !tail.starts_with("(http")
+        && let Some(close) = tail.find(')')
+    {
+        &tail[close + 1..]
+    } else {
+        tail
+    }
+}
+
 impl ts_rs::TypeVisitor for TsDecls {
     fn visit<T: ts_rs::TS + 'static + ?Sized>(&mut self) {
         self.add::<T>();
     }
+}
+
+/// The error-code table as TypeScript (`bindings/src/errors.ts`), so the client's codes come
+/// from the same table as the server's answers and `docs/errors.md`.
+pub fn errors_typescript() -> String {
+    use crate::error::ErrorCode;
+    let mut out = String::from(
+        "/** Numeric JSON-RPC error codes used by the Weft server (see docs/errors.md). */\nexport const ErrorCodes = {\n",
+    );
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "  /** {} `data.kind`: \"{}\". */\n  {}: {},\n",
+            code.description().replace("*/", "*\\/"),
+            code.data_kind(),
+            code.name(),
+            code.code()
+        ));
+    }
+    out.push_str("} as const;\n\n/** One of the values of {@link ErrorCodes}. */\nexport type RpcErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];\n");
+    out
 }
 
 /// The error-code table as Markdown.
@@ -77,4 +144,22 @@ pub fn errors_markdown() -> String {
          `GET /events` and the WebSocket upgrade answer `401` with the same error body when credentials are refused.\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ts_docs;
+
+    #[test]
+    fn rust_links_become_plain_text() {
+        assert_eq!(ts_docs("See [`NodeSpec`]."), "See `NodeSpec`.");
+        assert_eq!(ts_docs("Use [`super::parse_graph`], then"), "Use `parse_graph`, then");
+        assert_eq!(ts_docs("As [`WeftEvent::SessionRevoked`] says"), "As `SessionRevoked` says");
+        assert_eq!(ts_docs("[the graph](crate::workflow::Graph) and"), "the graph and");
+        assert_eq!(ts_docs("[`Graph`](crate::Graph)"), "`Graph`");
+        // Web links, plain brackets and an unclosed one are kept.
+        assert_eq!(ts_docs("[spec](https://example.com)"), "[spec](https://example.com)");
+        assert_eq!(ts_docs("a [1, 2] list"), "a [1, 2] list");
+        assert_eq!(ts_docs("open [ bracket"), "open [ bracket");
+    }
 }

@@ -37,12 +37,16 @@ pub fn openrpc_document(registry: &Registry) -> Value {
                 props
                     .iter()
                     .map(|(name, schema)| {
-                        json!({
+                        let mut param = json!({
                             "name": name,
                             "required": required.contains(name),
-                            "description": schema.get("description").cloned().unwrap_or(Value::Null),
                             "schema": schema,
-                        })
+                        });
+                        // The meta-schema wants a string or nothing.
+                        if let Some(description) = schema.get("description") {
+                            param["description"] = description.clone();
+                        }
+                        param
                     })
                     .collect()
             })
@@ -54,18 +58,45 @@ pub fn openrpc_document(registry: &Registry) -> Value {
             "params": params,
             "result": { "name": (info.output.ts_name)(), "schema": result_schema.to_value() },
             "x-weft-access": access_value(info.access),
+            "x-weft-kind": info.kind.as_str(),
         }));
     }
+    // What `GET /events` streams: not a procedure's type, documented here all the same (the
+    // playground lists the event names from it).
+    generator.subschema_for::<weft_events::WeftEvent>();
     let schemas: serde_json::Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    json!({
+    let mut document = json!({
         "openrpc": "1.3.2",
         "info": {
             "title": "Weft",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "JSON-RPC 2.0 API of the Weft workflow server. Procedures are named router.procedure and take one named-params object.",
         },
-        "servers": [{ "name": "weft", "url": "/rpc" }],
+        // The meta-schema wants an absolute URL: the default listen address (`WEFT_ADDR`).
+        "servers": [{
+            "name": "weft",
+            "url": "http://127.0.0.1:8080/rpc",
+            "description": "The default address of `weft serve`; a deployed server answers at <its origin>/rpc.",
+        }],
         "methods": methods,
         "components": { "schemas": schemas },
-    })
+    });
+    plain_descriptions(&mut document);
+    document
+}
+
+/// Descriptions come from Rust doc comments: their intra-doc links become plain text.
+fn plain_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                match item {
+                    Value::String(text) if key == "description" => *text = super::ts_docs(text),
+                    _ => plain_descriptions(item),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_descriptions),
+        _ => {}
+    }
 }

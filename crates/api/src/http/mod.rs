@@ -1,9 +1,11 @@
 //! The HTTP surface on one port: `POST /rpc` and WebSocket `/rpc` (JSON-RPC 2.0),
-//! `GET /events` (Server-Sent Events), webhooks (`/hooks/<id>`), `GET /health` and `GET /ready`,
+//! `GET /events` (Server-Sent Events), webhooks (`/hooks/<id>`), `GET /playground` (a page for
+//! trying the API by hand), `GET /health` and `GET /ready`,
 //! served by [`serve`].
 
 mod events;
 pub mod hooks;
+mod playground;
 mod rpc;
 mod serve;
 
@@ -36,6 +38,9 @@ pub fn router(state: AppState) -> Router {
         .route("/rpc", axum::routing::post(rpc::post_rpc).get(rpc::websocket))
         .route("/events", get(events::stream))
         .route("/hooks/{id}", axum::routing::any(hooks::receive))
+        .route("/playground", get(playground::page))
+        .route("/playground/app.js", get(playground::script))
+        .route("/playground/app.css", get(playground::style))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .fallback(not_found)

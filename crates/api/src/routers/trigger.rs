@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::routers::schedule::types::Deleted;
 use crate::routers::webhook::types::*;
 use crate::routers::workflow::require_workflow;
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 
 /// Registers the router's procedures.
 pub fn register(registry: Registry) -> Registry {
@@ -81,13 +81,14 @@ impl Procedure for List {
     const NAME: &'static str = "trigger.list";
     const DOC: &'static str = "The event triggers that start a workflow.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = WorkflowTriggersRef;
     type Output = TriggerList;
 
     async fn call(ctx: CallContext, params: WorkflowTriggersRef) -> Result<TriggerList, ApiError> {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
         let triggers = ctx.state.store().list_event_triggers(workflow.id).await?;
-        Ok(TriggerList { triggers: triggers.into_iter().map(Into::into).collect() })
+        Ok(TriggerList { items: triggers.into_iter().map(Into::into).collect() })
     }
 }
 

@@ -13,4 +13,4 @@ mod procedure;
 
 pub use envelope::Limits;
 pub(crate) use envelope::standalone_error as envelope_error;
-pub use procedure::{Access, CallContext, Procedure, ProcedureInfo, Registry, TypeInfo};
+pub use procedure::{Access, CallContext, Kind, Procedure, ProcedureInfo, Registry, TypeInfo};

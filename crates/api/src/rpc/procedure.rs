@@ -25,6 +25,26 @@ pub enum Access {
     Role(Role),
 }
 
+/// Whether a procedure only reads. Clients cache, deduplicate and retry queries (the
+/// generated TanStack Query helpers make them `queryOptions`); everything else is a mutation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Reads only: calling it again changes nothing and spends nothing.
+    Query,
+    /// Changes something, or spends (an AI call), or hands out something single-use.
+    Mutation,
+}
+
+impl Kind {
+    /// `query` or `mutation`, as the OpenRPC document says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Query => "query",
+            Kind::Mutation => "mutation",
+        }
+    }
+}
+
 /// What a procedure handler receives besides its params.
 #[derive(Clone)]
 pub struct CallContext {
@@ -55,6 +75,8 @@ pub trait Procedure: Send + Sync + 'static {
     const DOC: &'static str;
     /// Who may call it.
     const ACCESS: Access;
+    /// Whether it only reads; procedures are mutations unless they say so.
+    const KIND: Kind = Kind::Mutation;
     /// The named-params object.
     type Params: DeserializeOwned + ts_rs::TS + schemars::JsonSchema + Send + 'static;
     /// The result.
@@ -99,6 +121,8 @@ pub struct ProcedureInfo {
     pub doc: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// Query or mutation.
+    pub kind: Kind,
     /// Params type.
     pub params: TypeInfo,
     /// Result type.
@@ -146,6 +170,7 @@ impl Registry {
             name: P::NAME,
             doc: P::DOC,
             access: P::ACCESS,
+            kind: P::KIND,
             params: TypeInfo::of::<P::Params>(),
             output: TypeInfo::of::<P::Output>(),
         };

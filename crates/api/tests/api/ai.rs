@@ -174,7 +174,7 @@ async fn an_ai_node_streams_tokens_reports_its_cost_and_budgets_refuse_before_sp
         assert_eq!(provider.chat_requests().len(), 1, "nothing was sent to the provider");
         let listed: Value =
             app.call("ai.budgets.list", json!({"projectId": p.id}), Some(&p.token)).await.unwrap();
-        assert_eq!(listed["budgets"].as_array().map(Vec::len), Some(1));
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
         let models: Value = app.call("ai.models", json!({}), Some(&p.token)).await.unwrap();
         assert_eq!(models["models"][0]["id"], "m-small");
         assert_eq!(models["providers"], json!(["local"]));
@@ -250,7 +250,7 @@ async fn credentials_are_sealed_scoped_to_their_project_and_used_by_ai_nodes() {
         assert!(data.to_string().contains("headerName") && data.to_string().contains("secret"), "{data}");
         let listed: Value =
             app.call("ai.credentials.list", json!({"projectId": p.id}), Some(&p.token)).await.unwrap();
-        assert_eq!(listed["credentials"].as_array().map(Vec::len), Some(1));
+        assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 
         let moved = app
             .call::<Value>(

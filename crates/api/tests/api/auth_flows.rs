@@ -20,7 +20,7 @@ both!(register_login_me_and_sessions, |app| {
     assert_eq!(me["id"], registered["user"]["id"]);
 
     let list: Value = app.call("auth.sessions", json!({}), Some(&session.access_token)).await.unwrap();
-    let sessions = list["sessions"].as_array().unwrap();
+    let sessions = list["items"].as_array().unwrap();
     assert_eq!(sessions.len(), 2);
     let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
     assert_eq!(current.len(), 1);

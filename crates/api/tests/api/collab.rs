@@ -66,8 +66,8 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         .call("collab.presence", json!({"workflowId": workflow_id}), Some(&ada.access_token))
         .await
         .unwrap();
-    assert_eq!(presence["presence"][0]["selection"], json!(["shape"]));
-    assert_eq!(presence["presence"][0]["displayName"], bob.user["displayName"]);
+    assert_eq!(presence["items"][0]["selection"], json!(["shape"]));
+    assert_eq!(presence["items"][0]["displayName"], bob.user["displayName"]);
 
     // His edit reaches Ada as a patch she can apply; her edit on the old version conflicts.
     let patch = json!([{"op": "replace", "path": "/nodes/1/name", "value": "Shape it"}]);
@@ -135,7 +135,7 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         .call("collab.listComments", json!({"workflowId": workflow_id}), Some(&bob.access_token))
         .await
         .unwrap();
-    assert_eq!(open["comments"].as_array().unwrap().len(), 1, "the resolved one is hidden");
+    assert_eq!(open["items"].as_array().unwrap().len(), 1, "the resolved one is hidden");
     let all: Value = app
         .call(
             "collab.listComments",
@@ -144,7 +144,7 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         )
         .await
         .unwrap();
-    assert_eq!(all["comments"][0]["id"], comment["id"]);
+    assert_eq!(all["items"][0]["id"], comment["id"]);
     let rest: Value = app
         .call(
             "collab.listComments",
@@ -153,7 +153,7 @@ both!(editors_see_each_other_and_each_others_edits, |app| {
         )
         .await
         .unwrap();
-    assert_eq!(rest["comments"][0]["id"], reply["id"]);
+    assert_eq!(rest["items"][0]["id"], reply["id"]);
 
     // Bad input changes nothing.
     for (params, path) in [
@@ -267,7 +267,7 @@ async fn a_vanished_editor_expires() {
         .call("collab.presence", json!({"workflowId": workflow_id}), Some(&ada.access_token))
         .await
         .unwrap();
-    assert_eq!(presence["presence"], json!([]));
+    assert_eq!(presence["items"], json!([]));
     let error = app
         .call::<Value>(
             "collab.heartbeat",

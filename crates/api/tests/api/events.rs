@@ -214,3 +214,64 @@ both!(run_events_reach_project_members_only, |app| {
         heartbeats += 1;
     }
 });
+
+both!(each_node_start_is_announced_once, |app| {
+    // A delay sleeps and is claimed again to finish; a loop is claimed again after each
+    // iteration: neither announces its start again (issue 16: the delay said it twice).
+    let owner = app.register(&email("once")).await;
+    let token = owner.access_token.as_str();
+    let project: Value = app.call("project.create", json!({"name": "Once"}), Some(token)).await.unwrap();
+    let node = |id: &str, kind: &str, config: Value| json!({"id": id, "name": id, "type": kind, "position": {"x": 0, "y": 0}, "config": config});
+    let edge = |source: &str, port: &str, target: &str, target_port: &str| json!({"source": source, "sourcePort": port, "target": target, "targetPort": target_port});
+    let graph = json!({
+        "nodes": [
+            node("start", "start", json!({})),
+            node("wait", "delay", json!({"durationMs": 50})),
+            node("each", "loop", json!({"kind": "forEach", "items": "[1, 2, 3]"})),
+            node("body", "transform", json!({"output": "{{ item }}"})),
+            node("done", "end", json!({})),
+        ],
+        "edges": [
+            edge("start", "out", "wait", "in"),
+            edge("wait", "out", "each", "in"),
+            edge("each", "body", "body", "in"),
+            edge("body", "out", "each", "continue"),
+            edge("each", "done", "done", "in"),
+        ],
+    });
+    let created: Value = app
+        .call(
+            "workflow.create",
+            json!({"projectId": project["id"], "name": "W", "graph": graph}),
+            Some(token),
+        )
+        .await
+        .unwrap();
+    let mut events = open(&app, format!("{}/events", app.base), Some(token)).await.unwrap();
+    next(&mut events, true).await.unwrap();
+    let result: Value = app
+        .call(
+            "workflow.execute",
+            json!({"workflowId": created["workflow"]["id"], "version": 1, "wait": true}),
+            Some(token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result["run"]["status"], "succeeded", "{result}");
+    let mut starts = std::collections::BTreeMap::<String, usize>::new();
+    while let Some((kind, data)) = next_besides_own(&mut events, &owner.session_id).await {
+        if kind == "node.started" {
+            let key = format!("{}@{}", data["nodeId"].as_str().unwrap(), data["scope"].as_str().unwrap());
+            *starts.entry(key).or_default() += 1;
+        }
+        if kind == "run.succeeded" {
+            break;
+        }
+    }
+    let nodes: Vec<&str> = starts.keys().map(|k| k.split('@').next().unwrap()).collect();
+    assert_eq!(nodes.iter().filter(|n| **n == "body").count(), 3, "{starts:?}");
+    for node in ["start", "wait", "each", "done"] {
+        assert_eq!(starts.get(&format!("{node}@")), Some(&1), "{node}: {starts:?}");
+    }
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+});

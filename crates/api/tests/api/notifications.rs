@@ -25,7 +25,7 @@ fn chain(nodes: Vec<Value>) -> Value {
 async fn notifications(app: &TestApp, token: &str, n: usize) -> Value {
     for _ in 0..100 {
         let page: Value = app.call("notification.list", json!({}), Some(token)).await.unwrap();
-        if page["notifications"].as_array().map(Vec::len) >= Some(n) {
+        if page["items"].as_array().map(Vec::len) >= Some(n) {
             return page;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -57,7 +57,7 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
     let run: Value = app.call("workflow.execute", execute.clone(), Some(&token)).await.unwrap();
     assert_eq!(run["run"]["status"], "failed", "{run}");
     let page = notifications(&app, &token, 1).await;
-    let first = &page["notifications"][0];
+    let first = &page["items"][0];
     assert_eq!(
         (first["kind"].as_str(), first["priority"].as_str()),
         (Some("runFailed"), Some("high")),
@@ -102,8 +102,8 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
     .await
     .unwrap();
     let page = notifications(&app, &token, 2).await;
-    assert_eq!(page["notifications"][0]["kind"], "approvalRequested", "{page}");
-    assert_eq!(page["notifications"][0]["body"], "Ship it?");
+    assert_eq!(page["items"][0]["kind"], "approvalRequested", "{page}");
+    assert_eq!(page["items"][0]["body"], "Ship it?");
 
     // Invitations reach an invitee with an account; accepting tells the owner.
     let guest_email = email("guest");
@@ -117,7 +117,7 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
         .await
         .unwrap();
     let guest_page = notifications(&app, &guest.access_token, 1).await;
-    assert_eq!(guest_page["notifications"][0]["kind"], "invitationReceived", "{guest_page}");
+    assert_eq!(guest_page["items"][0]["kind"], "invitationReceived", "{guest_page}");
     app.call::<Value>(
         "project.acceptInvitation",
         json!({"invitationId": invitation["id"]}),
@@ -126,10 +126,10 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
     .await
     .unwrap();
     let page = notifications(&app, &token, 3).await;
-    assert_eq!(page["notifications"][0]["kind"], "memberJoined", "{page}");
+    assert_eq!(page["items"][0]["kind"], "memberJoined", "{page}");
 
     // Reading, deleting: only one's own.
-    let ids: Vec<Value> = page["notifications"].as_array().unwrap().iter().map(|n| n["id"].clone()).collect();
+    let ids: Vec<Value> = page["items"].as_array().unwrap().iter().map(|n| n["id"].clone()).collect();
     let marked: Value =
         app.call("notification.markRead", json!({"notificationIds": [ids[0]]}), Some(&token)).await.unwrap();
     assert_eq!(marked["updated"], 1);
@@ -140,7 +140,7 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
     assert_eq!(others["updated"], 0, "another's notification is untouched");
     let unread: Value =
         app.call("notification.list", json!({"unreadOnly": true}), Some(&token)).await.unwrap();
-    assert_eq!(unread["notifications"].as_array().map(Vec::len), Some(2));
+    assert_eq!(unread["items"].as_array().map(Vec::len), Some(2));
     let denied = app
         .call::<Value>("notification.delete", json!({"notificationId": ids[1]}), Some(&guest.access_token))
         .await;
@@ -149,7 +149,7 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
     let all: Value = app.call("notification.markAllRead", json!({}), Some(&token)).await.unwrap();
     assert_eq!(all["updated"], 1);
     let page: Value = app.call("notification.list", json!({"limit": 1}), Some(&token)).await.unwrap();
-    assert_eq!((page["unread"].as_u64(), page["notifications"].as_array().map(Vec::len)), (Some(0), Some(1)));
+    assert_eq!((page["unread"].as_u64(), page["items"].as_array().map(Vec::len)), (Some(0), Some(1)));
     assert!(page["nextCursor"].is_string(), "{page}");
 
     // A kind turned off is neither stored nor pushed.
@@ -157,14 +157,13 @@ both!(the_system_notifies_and_each_person_manages_their_own, |app| {
         .call("notification.setPreference", json!({"kind": "runFailed", "inApp": false}), Some(&token))
         .await
         .unwrap();
-    let run_failed =
-        prefs["preferences"].as_array().unwrap().iter().find(|p| p["kind"] == "runFailed").cloned();
+    let run_failed = prefs["items"].as_array().unwrap().iter().find(|p| p["kind"] == "runFailed").cloned();
     assert_eq!(run_failed.unwrap()["inApp"], false);
     let run: Value = app.call("workflow.execute", execute, Some(&token)).await.unwrap();
     assert_eq!(run["run"]["status"], "failed");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let page: Value = app.call("notification.list", json!({}), Some(&token)).await.unwrap();
-    assert_eq!(page["notifications"].as_array().map(Vec::len), Some(2), "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2), "{page}");
     let bad = app
         .call::<Value>("notification.setPreference", json!({"kind": "nope", "inApp": false}), Some(&token))
         .await;

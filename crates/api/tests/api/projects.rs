@@ -142,7 +142,7 @@ both!(invitations_roles_and_ownership, |app| {
     assert_eq!(expect_error(as_owner, -32022, "validation")["fields"][0]["path"], "role");
     let pending: Value =
         app.call("project.invitations", json!({"projectId": id}), owner_token).await.unwrap();
-    assert_eq!(pending["invitations"].as_array().unwrap().len(), 1);
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
 
     // Only the addressee can answer; to anyone else the invitation does not exist.
     let stolen = app
@@ -154,7 +154,7 @@ both!(invitations_roles_and_ownership, |app| {
         .await;
     assert_eq!(expect_error(stolen, -32004, "notFound")["resource"], "invitation");
     let mine: Value = app.call("project.myInvitations", json!({}), Some(&bob.access_token)).await.unwrap();
-    assert_eq!(mine["invitations"][0]["projectName"], "Team");
+    assert_eq!(mine["items"][0]["projectName"], "Team");
     let joined: Value = app
         .call("project.acceptInvitation", json!({"invitationId": invitation["id"]}), Some(&bob.access_token))
         .await
@@ -241,17 +241,17 @@ both!(invitations_roles_and_ownership, |app| {
         )
         .await
         .unwrap();
-    assert_eq!(list["members"].as_array().unwrap().len(), 3);
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
 
     let members: Value = app
         .call("project.transferOwnership", json!({"projectId": id, "userId": bob.user["id"]}), owner_token)
         .await
         .unwrap();
     let owners: Vec<&Value> =
-        members["members"].as_array().unwrap().iter().filter(|m| m["role"] == "OWNER").collect();
+        members["items"].as_array().unwrap().iter().filter(|m| m["role"] == "OWNER").collect();
     assert_eq!(owners.len(), 1, "exactly one owner");
     assert_eq!(owners[0]["userId"], bob.user["id"]);
-    assert_eq!(members["members"][0]["role"], "OWNER", "owner listed first");
+    assert_eq!(members["items"][0]["role"], "OWNER", "owner listed first");
     let former: Value = app.call("project.get", json!({"projectId": id}), owner_token).await.unwrap();
     assert_eq!(former["myRole"], "EDITOR");
 
@@ -295,7 +295,7 @@ both!(expired_invitations_cannot_be_accepted, |app| {
         .unwrap()
         .unwrap();
     let mine: Value = app.call("project.myInvitations", json!({}), Some(&late.access_token)).await.unwrap();
-    assert!(mine["invitations"].as_array().unwrap().is_empty());
+    assert!(mine["items"].as_array().unwrap().is_empty());
     let accept = app
         .call::<Value>(
             "project.acceptInvitation",
@@ -367,10 +367,10 @@ both!(strangers_get_not_found_for_every_project_id, |app| {
     // Nothing changed for the owner.
     let members: Value =
         app.call("project.members", json!({"projectId": id}), Some(&owner.access_token)).await.unwrap();
-    assert_eq!(members["members"].as_array().unwrap().len(), 1);
+    assert_eq!(members["items"].as_array().unwrap().len(), 1);
     let pending: Value =
         app.call("project.invitations", json!({"projectId": id}), Some(&owner.access_token)).await.unwrap();
-    assert_eq!(pending["invitations"].as_array().unwrap().len(), 1);
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
 });
 
 both!(guests_cannot_create_projects, |app| {

@@ -77,7 +77,7 @@ fn id(schedule: &Value) -> ScheduleId {
 async fn fires(app: &TestApp, f: &Flow, schedule: &Value) -> Vec<Value> {
     let page: Value =
         app.call("schedule.fires", json!({"scheduleId": schedule["id"]}), Some(&f.token)).await.unwrap();
-    page["fires"].as_array().unwrap().clone()
+    page["items"].as_array().unwrap().clone()
 }
 
 /// The fires' times of day, oldest first (sorted as times, not as text: a catch-up may cross
@@ -104,7 +104,7 @@ both!(crud_preview_and_access, |app| {
     assert_eq!(got["input"], json!({"x": 1}));
     let listed: Value =
         app.call("schedule.list", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
-    assert_eq!(listed["schedules"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 
     // The spring-forward night: 02:30 does not exist in Berlin, the fire comes at 03:00 CEST.
     let preview: Value = app

@@ -106,3 +106,26 @@ both!(websocket_upgrades_check_origin_and_credentials, |app| {
     assert_eq!(me["id"], session.user["id"]);
     assert!(WsClientBuilder::default().build(&url).await.is_err(), "a ticket works once");
 });
+
+both!(the_playground_is_served_from_the_binary_with_a_strict_policy, |app| {
+    for (path, content_type, needle) in [
+        ("/playground", "text/html", "/playground/app.js"),
+        ("/playground/app.js", "text/javascript", "rpc.discover"),
+        ("/playground/app.css", "text/css", "main {"),
+    ] {
+        let response = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert!(headers["content-type"].to_str().unwrap().starts_with(content_type), "{path}");
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+            "{policy}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(needle), "{path}");
+        // Nothing is fetched from elsewhere.
+        assert!(!body.contains("https://") && !body.contains("http://"), "{path} names another origin");
+    }
+});

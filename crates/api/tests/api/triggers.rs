@@ -89,7 +89,7 @@ both!(runs_ending_and_manual_starts_trigger_workflows, |app| {
     expect_error(cycle, -32022, "validation");
     let listed: Value =
         app.call("trigger.list", json!({"workflowId": targets[0]}), Some(&token)).await.unwrap();
-    let trigger_id = listed["triggers"][0]["id"].clone();
+    let trigger_id = listed["items"][0]["id"].clone();
     let stranger = app.register(&email("stranger")).await.access_token;
     let result = app.call::<Value>("trigger.delete", json!({"triggerId": trigger_id}), Some(&stranger)).await;
     expect_error(result, -32004, "notFound");

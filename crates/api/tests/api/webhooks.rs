@@ -89,8 +89,8 @@ both!(hmac_signatures_and_async_mode, |app| {
     // Rotation: the old secret stops working.
     let listed: Value =
         app.call("webhook.list", json!({"workflowId": f.workflow_id}), Some(&f.token)).await.unwrap();
-    let webhook_id = listed["webhooks"][0]["id"].clone();
-    assert!(listed["webhooks"][0].get("secret").is_none());
+    let webhook_id = listed["items"][0]["id"].clone();
+    assert!(listed["items"][0].get("secret").is_none());
     let rotated: Value =
         app.call("webhook.rotateSecret", json!({"webhookId": webhook_id}), Some(&f.token)).await.unwrap();
     let new_secret = rotated["secret"].as_str().unwrap();

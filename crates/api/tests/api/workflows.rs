@@ -73,8 +73,8 @@ both!(create_get_and_save_with_optimistic_concurrency, |app| {
     assert_eq!(data["currentVersion"], 2);
     let versions: Value =
         app.call("workflow.versions", json!({"workflowId": s.workflow_id}), token).await.unwrap();
-    assert_eq!(versions["versions"].as_array().unwrap().len(), 2, "the stale save wrote nothing");
-    assert_eq!(versions["versions"][0]["message"], "rename");
+    assert_eq!(versions["items"].as_array().unwrap().len(), 2, "the stale save wrote nothing");
+    assert_eq!(versions["items"][0]["message"], "rename");
 
     // Drafts may be incomplete: saved, with issues reported.
     let mut broken = sample_graph();
@@ -276,18 +276,37 @@ both!(versions_restore_publish_and_filters, |app| {
     );
     let versions: Value =
         app.call("workflow.versions", json!({"workflowId": s.workflow_id, "limit": 2}), token).await.unwrap();
-    let listed: Vec<(i64, bool)> = versions["versions"]
+    let listed: Vec<(i64, bool)> = versions["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| (v["version"].as_i64().unwrap(), v["published"].as_bool().unwrap()))
         .collect();
     assert_eq!(listed, [(3, true), (2, false)]);
+    // The cursor round-trips: the next page has the rest, and then there is none.
     let older: Value = app
-        .call("workflow.versions", json!({"workflowId": s.workflow_id, "before": 2}), token)
+        .call(
+            "workflow.versions",
+            json!({"workflowId": s.workflow_id, "cursor": versions["nextCursor"]}),
+            token,
+        )
         .await
         .unwrap();
-    assert_eq!(older["versions"][0]["message"], "created");
+    assert_eq!(older["items"][0]["message"], "created");
+    assert_eq!(older["items"].as_array().unwrap().len(), 1);
+    assert_eq!(older["nextCursor"], Value::Null);
+    // `null` is the first page; anything else than a cursor from a page is refused.
+    let first: Value = app
+        .call("workflow.versions", json!({"workflowId": s.workflow_id, "cursor": null, "limit": 1}), token)
+        .await
+        .unwrap();
+    assert_eq!((first["items"][0]["version"].as_i64(), first["nextCursor"].as_str()), (Some(3), Some("3")));
+    for cursor in ["x", "0", "-1", ""] {
+        let refused = app
+            .call::<Value>("workflow.versions", json!({"workflowId": s.workflow_id, "cursor": cursor}), token)
+            .await;
+        expect_error(refused, -32022, "validation");
+    }
     let missing = app
         .call::<Value>("workflow.getVersion", json!({"workflowId": s.workflow_id, "version": 99}), token)
         .await;
@@ -356,7 +375,7 @@ both!(validate_reports_issues_without_saving, |app| {
         app.call("workflow.validate", json!({"workflowId": s.workflow_id}), token).await.unwrap();
     assert_eq!(stored["valid"], true);
     let types: Value = app.call("workflow.nodeTypes", json!({}), token).await.unwrap();
-    assert!(types["types"].as_array().unwrap().len() >= 14);
+    assert!(types["items"].as_array().unwrap().len() >= 14);
 });
 
 both!(export_import_and_duplicate, |app| {

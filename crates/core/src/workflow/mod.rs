@@ -28,7 +28,9 @@ pub use graph::{Edge, Graph, InvalidNodeId, NODE_ID_MAX_CHARS, Node, NodeId, Pos
 pub use nodes::{NodeSpec, NodeType};
 pub use parse::{parse_edges_in, parse_graph, parse_node_in};
 pub use ports::{NodeTypeInfo, PortInfo, catalogue, input_ports, output_ports};
-pub use settings::{ErrorClass, MAX_NODE_TIMEOUT_MS, MAX_RETRY_ATTEMPTS, NodeSettings, RetryPolicy};
+pub use settings::{
+    ErrorClass, MAX_NODE_TIMEOUT_MS, MAX_RETRY_ATTEMPTS, NodeSettings, RetryPolicy, StepError,
+};
 pub use templates::{
     LOOP_BODY_ROOTS, NodeReferences, TEMPLATE_FUNCTIONS, TEMPLATE_ROOTS, TemplateKind, node_references,
 };

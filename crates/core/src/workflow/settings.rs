@@ -73,6 +73,30 @@ pub enum ErrorClass {
     Other,
 }
 
+/// A node's or a run's failure as stored and shown (`Run.error`, a step's `error`, the
+/// `node.failed` and `run.failed` events). The engine writes it; this type documents its shape
+/// for clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ts_rs::TS, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepError {
+    /// Kind of failure.
+    pub class: ErrorClass,
+    /// What happened (never a secret).
+    pub message: String,
+    /// The HTTP status, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub status: Option<u16>,
+    /// With class `limit`: the setting whose limit was reached (`WEFT_TEMPLATE_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit: Option<String>,
+    /// On a run's error: the node that failed (absent when the run itself timed out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub node_id: Option<String>,
+}
+
 fn default_retry_on() -> Vec<ErrorClass> {
     vec![ErrorClass::Timeout, ErrorClass::Network, ErrorClass::RateLimited, ErrorClass::ServerError]
 }

@@ -8,11 +8,11 @@ use sea_orm::{
 };
 use weft_core::{ProjectId, ProjectRole, RunId, StepId, TaskId, UserId, WorkflowId};
 
-use crate::Store;
 use crate::entities::{approval_tasks, project_members, steps};
 use crate::error::{Context, StoreError};
 use crate::repos::runs::StepStatus;
 use crate::repos::step_txn::StepTxn;
+use crate::{Page, Store};
 
 /// Where a task is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,7 +250,12 @@ impl Store {
     }
 
     /// Pending tasks `user` may decide, oldest first.
-    pub async fn tasks_for_user(&self, user: UserId, limit: u64) -> Result<Vec<ApprovalTask>, StoreError> {
+    pub async fn tasks_for_user(
+        &self,
+        user: UserId,
+        after: Option<uuid::Uuid>,
+        limit: u64,
+    ) -> Result<Page<ApprovalTask>, StoreError> {
         let memberships: Vec<(uuid::Uuid, String)> = project_members::Entity::find()
             .select_only()
             .columns([project_members::Column::ProjectId, project_members::Column::Role])
@@ -264,12 +269,17 @@ impl Store {
             .filter_map(|(project, role)| ProjectRole::parse(&role).map(|r| (project, r)))
             .collect();
         if roles.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Page { items: Vec::new(), next_cursor: None });
         }
-        let rows = approval_tasks::Entity::find()
+        // Ids are UUIDv7: their order is creation order, and the last one listed is the cursor.
+        let mut find = approval_tasks::Entity::find()
             .filter(approval_tasks::Column::Status.eq(TaskStatus::Pending.as_str()))
-            .filter(approval_tasks::Column::ProjectId.is_in(roles.keys().copied()))
-            .order_by_asc(approval_tasks::Column::CreatedAt)
+            .filter(approval_tasks::Column::ProjectId.is_in(roles.keys().copied()));
+        if let Some(after) = after {
+            find = find.filter(approval_tasks::Column::Id.gt(after));
+        }
+        let rows = find
+            .order_by_asc(approval_tasks::Column::Id)
             .all(&self.read)
             .await
             .context("failed to list tasks")?;
@@ -279,11 +289,18 @@ impl Store {
             if task.assigned_to(user, roles.get(&task.project_id.0).copied()) {
                 tasks.push(task);
             }
-            if tasks.len() as u64 >= limit {
+            // One more than asked tells whether a next page exists.
+            if tasks.len() as u64 > limit {
                 break;
             }
         }
-        Ok(tasks)
+        let next_cursor = if tasks.len() as u64 > limit {
+            tasks.truncate(limit as usize);
+            tasks.last().map(|task| task.id.0)
+        } else {
+            None
+        };
+        Ok(Page { items: tasks, next_cursor })
     }
 
     /// Records a person's decision on a pending task and wakes its step, in one

@@ -14,7 +14,7 @@ use weft_store::{Credential, CredentialChanges, NewCredential};
 
 use crate::error::{ApiError, InternalError};
 use crate::routers::common::{self, MAX_NAME_CHARS, require_project};
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -56,6 +56,7 @@ impl Procedure for Models {
     const NAME: &'static str = "ai.models";
     const DOC: &'static str = "The model catalogue (context length, prices per million tokens, task classes) and the instance's providers.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ModelsParams;
     type Output = ModelsResult;
 
@@ -259,13 +260,14 @@ impl Procedure for ListCredentials {
     const NAME: &'static str = "ai.credentials.list";
     const DOC: &'static str = "The project's credentials (VIEWER), by name, with hints instead of secrets.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListCredentialsParams;
     type Output = CredentialList;
 
     async fn call(ctx: CallContext, params: ListCredentialsParams) -> Result<CredentialList, ApiError> {
         require_project(&ctx, params.project_id, ProjectRole::Viewer).await?;
         let credentials = ctx.state.store().list_credentials(params.project_id).await?;
-        Ok(CredentialList { credentials: credentials.into_iter().map(Into::into).collect() })
+        Ok(CredentialList { items: credentials.into_iter().map(Into::into).collect() })
     }
 }
 
@@ -376,6 +378,7 @@ impl Procedure for Usage {
     const NAME: &'static str = "ai.usage";
     const DOC: &'static str = "Spend and tokens of AI calls grouped by day, model, project or workflow: one project's (any member), or the caller's own everywhere. Default window: the last 30 days.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = UsageParams;
     type Output = UsageResult;
 
@@ -509,6 +512,7 @@ impl Procedure for ListBudgets {
     const DOC: &'static str =
         "The caller's budgets, and a project's (any member), with what was spent in the current period.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListBudgetsParams;
     type Output = BudgetList;
 
@@ -523,7 +527,7 @@ impl Procedure for ListBudgets {
         for budget in ctx.state.store().budgets_of(&subjects).await? {
             budgets.push(budget_view(&ctx, budget).await?);
         }
-        Ok(BudgetList { budgets })
+        Ok(BudgetList { items: budgets })
     }
 }
 

@@ -160,7 +160,7 @@ pub struct ListCredentialsParams {
 #[serde(rename_all = "camelCase")]
 pub struct CredentialList {
     /// By name.
-    pub credentials: Vec<CredentialView>,
+    pub items: Vec<CredentialView>,
 }
 
 /// `ai.credentials.update` params: absent members keep their value.
@@ -371,7 +371,7 @@ pub struct ListBudgetsParams {
 #[serde(rename_all = "camelCase")]
 pub struct BudgetList {
     /// The caller's budgets and the project's.
-    pub budgets: Vec<BudgetView>,
+    pub items: Vec<BudgetView>,
 }
 
 /// `ai.refreshModels` params.

@@ -12,7 +12,7 @@ use weft_store::{AuditEntry, AuditKey, AuditKind, NewSession, NewUser, RefreshOu
 use crate::AppState;
 use crate::auth::{hash_secret, random_secret};
 use crate::error::{ApiError, InternalError, UnauthenticatedReason};
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -306,6 +306,7 @@ impl Procedure for Me {
     const NAME: &'static str = "auth.me";
     const DOC: &'static str = "The caller's account.";
     const ACCESS: Access = Access::Role(Role::Guest);
+    const KIND: Kind = Kind::Query;
     type Params = EmptyParams;
     type Output = User;
 
@@ -380,6 +381,7 @@ impl Procedure for Sessions {
     const NAME: &'static str = "auth.sessions";
     const DOC: &'static str = "The caller's active sessions, newest first.";
     const ACCESS: Access = Access::Role(Role::Guest);
+    const KIND: Kind = Kind::Query;
     type Params = EmptyParams;
     type Output = SessionList;
 
@@ -387,7 +389,7 @@ impl Procedure for Sessions {
         let caller = ctx.caller()?;
         let sessions = ctx.state.store().active_sessions(caller.user_id, Utc::now()).await?;
         Ok(SessionList {
-            sessions: sessions
+            items: sessions
                 .into_iter()
                 .map(|s| SessionInfo {
                     current: s.id == caller.session_id,

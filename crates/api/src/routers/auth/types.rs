@@ -149,7 +149,7 @@ pub struct SessionInfo {
 #[serde(rename_all = "camelCase")]
 pub struct SessionList {
     /// Newest first.
-    pub sessions: Vec<SessionInfo>,
+    pub items: Vec<SessionInfo>,
 }
 
 /// Result of `auth.revokeSession`.

@@ -15,7 +15,7 @@ use weft_store::{Comment, CommentRefusal, NewComment, Presence, PresenceUpdate};
 use crate::error::ApiError;
 use crate::routers::common;
 use crate::routers::workflow::{load_entry, require_workflow};
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 pub use types::*;
 
 /// Registers the router's procedures.
@@ -142,7 +142,7 @@ impl Procedure for Heartbeat {
             )
             .await?
             .ok_or_else(no_presence)?;
-        Ok(PresenceList { presence: presence_now(&ctx, workflow.id).await? })
+        Ok(PresenceList { items: presence_now(&ctx, workflow.id).await? })
     }
 }
 
@@ -252,12 +252,13 @@ impl Procedure for PresenceNow {
     const NAME: &'static str = "collab.presence";
     const DOC: &'static str = "Who is on the workflow now, earliest joined first.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = WorkflowRef;
     type Output = PresenceList;
 
     async fn call(ctx: CallContext, params: WorkflowRef) -> Result<PresenceList, ApiError> {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
-        Ok(PresenceList { presence: presence_now(&ctx, workflow.id).await? })
+        Ok(PresenceList { items: presence_now(&ctx, workflow.id).await? })
     }
 }
 
@@ -309,6 +310,7 @@ impl Procedure for ListComments {
     const NAME: &'static str = "collab.listComments";
     const DOC: &'static str = "The workflow's comments, oldest first (cursor pagination), optionally of one node and with resolved ones.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListCommentsParams;
     type Output = CommentPage;
 
@@ -327,7 +329,7 @@ impl Procedure for ListComments {
             )
             .await?;
         Ok(CommentPage {
-            comments: page.items.into_iter().map(comment_view).collect(),
+            items: page.items.into_iter().map(comment_view).collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
         })
     }

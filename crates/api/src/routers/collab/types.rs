@@ -75,7 +75,7 @@ pub struct WorkflowRef {
 #[serde(rename_all = "camelCase")]
 pub struct PresenceList {
     /// Editors, earliest joined first.
-    pub presence: Vec<PresenceView>,
+    pub items: Vec<PresenceView>,
 }
 
 /// `collab.leave` result.
@@ -116,9 +116,9 @@ pub struct ListCommentsParams {
     #[serde(default)]
     #[ts(optional)]
     pub include_resolved: Option<bool>,
-    /// From a previous page's `nextCursor`.
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub cursor: Option<String>,
     /// Page size (default 50, at most 200).
     #[serde(default)]
@@ -131,10 +131,8 @@ pub struct ListCommentsParams {
 #[serde(rename_all = "camelCase")]
 pub struct CommentPage {
     /// Oldest first.
-    pub comments: Vec<CommentView>,
-    /// The next page, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    pub items: Vec<CommentView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -12,8 +12,9 @@ use weft_core::Role;
 use weft_events::{NotificationKind, NotificationView};
 
 use crate::error::ApiError;
+use crate::routers::auth::types::EmptyParams;
 use crate::routers::common;
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 
 /// Registers the router's procedures.
 pub fn register(registry: Registry) -> Registry {
@@ -38,9 +39,9 @@ pub struct ListParams {
     #[serde(default)]
     #[ts(optional)]
     pub unread_only: Option<bool>,
-    /// From a previous page's `nextCursor`.
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub cursor: Option<String>,
     /// Page size (default 50, at most 200).
     #[serde(default)]
@@ -53,10 +54,8 @@ pub struct ListParams {
 #[serde(rename_all = "camelCase")]
 pub struct NotificationPage {
     /// Newest first.
-    pub notifications: Vec<NotificationView>,
-    /// The next page, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    pub items: Vec<NotificationView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
     /// Unread notifications in all.
     #[ts(type = "number")]
@@ -70,11 +69,6 @@ pub struct MarkReadParams {
     /// The caller's notifications to mark read (others' are ignored).
     pub notification_ids: Vec<uuid::Uuid>,
 }
-
-/// No params.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NoParams {}
 
 /// How many notifications changed.
 #[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
@@ -108,7 +102,7 @@ pub struct Preference {
 #[serde(rename_all = "camelCase")]
 pub struct PreferenceList {
     /// One entry per kind (default: in the app).
-    pub preferences: Vec<Preference>,
+    pub items: Vec<Preference>,
 }
 
 /// `notification.list`.
@@ -117,6 +111,7 @@ impl Procedure for List {
     const NAME: &'static str = "notification.list";
     const DOC: &'static str = "The caller's notifications, newest first (cursor pagination), optionally only the unread ones, with the unread count.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListParams;
     type Output = NotificationPage;
 
@@ -128,7 +123,7 @@ impl Procedure for List {
             .list_notifications(caller.user_id, params.unread_only.unwrap_or(false), before, limit)
             .await?;
         Ok(NotificationPage {
-            notifications: page.items.iter().map(weft_engine::notify::view).collect(),
+            items: page.items.iter().map(weft_engine::notify::view).collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
             unread: store.unread_notifications(caller.user_id).await?,
         })
@@ -164,10 +159,10 @@ impl Procedure for MarkAllRead {
     const NAME: &'static str = "notification.markAllRead";
     const DOC: &'static str = "Marks every unread notification of the caller read.";
     const ACCESS: Access = MEMBER;
-    type Params = NoParams;
+    type Params = EmptyParams;
     type Output = Updated;
 
-    async fn call(ctx: CallContext, _params: NoParams) -> Result<Updated, ApiError> {
+    async fn call(ctx: CallContext, _params: EmptyParams) -> Result<Updated, ApiError> {
         let caller = ctx.caller()?;
         let updated = ctx.state.store().mark_notifications_read(caller.user_id, None, Utc::now()).await?;
         Ok(Updated { updated })
@@ -202,7 +197,7 @@ async fn preferences(ctx: &CallContext) -> Result<PreferenceList, ApiError> {
             in_app: stored.iter().find(|(k, _)| k == kind.as_str()).is_none_or(|(_, in_app)| *in_app),
         })
         .collect();
-    Ok(PreferenceList { preferences })
+    Ok(PreferenceList { items: preferences })
 }
 
 /// `notification.preferences`.
@@ -212,10 +207,11 @@ impl Procedure for Preferences {
     const DOC: &'static str =
         "The caller's preference for every notification kind (default: shown in the app).";
     const ACCESS: Access = MEMBER;
-    type Params = NoParams;
+    const KIND: Kind = Kind::Query;
+    type Params = EmptyParams;
     type Output = PreferenceList;
 
-    async fn call(ctx: CallContext, _params: NoParams) -> Result<PreferenceList, ApiError> {
+    async fn call(ctx: CallContext, _params: EmptyParams) -> Result<PreferenceList, ApiError> {
         preferences(&ctx).await
     }
 }

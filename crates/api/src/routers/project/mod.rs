@@ -10,7 +10,7 @@ use weft_store::{InvitationAnswer, InviteRefusal, MemberChange, NewInvitation, P
 use crate::error::{ApiError, InternalError};
 use crate::routers::auth::types::EmptyParams;
 use crate::routers::common::{self, require_project};
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -51,7 +51,7 @@ fn member_change(change: MemberChange) -> Result<(), ApiError> {
 
 async fn members(ctx: &CallContext, project: weft_core::ProjectId) -> Result<MemberList, ApiError> {
     let members = ctx.state.store().list_members(project).await?;
-    Ok(MemberList { members: members.into_iter().map(Member::from).collect() })
+    Ok(MemberList { items: members.into_iter().map(Member::from).collect() })
 }
 
 /// `project.create`.
@@ -84,6 +84,7 @@ impl Procedure for List {
     const NAME: &'static str = "project.list";
     const DOC: &'static str = "The caller's projects, newest first, with cursor pagination and search by name. Archived projects only with includeArchived.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListProjectsParams;
     type Output = ProjectPage;
 
@@ -110,6 +111,7 @@ impl Procedure for Get {
     const NAME: &'static str = "project.get";
     const DOC: &'static str = "One project the caller is a member of.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ProjectRef;
     type Output = Project;
 
@@ -208,6 +210,7 @@ impl Procedure for Members {
     const NAME: &'static str = "project.members";
     const DOC: &'static str = "The project's members with their roles.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ProjectRef;
     type Output = MemberList;
 
@@ -278,13 +281,14 @@ impl Procedure for Invitations {
     const NAME: &'static str = "project.invitations";
     const DOC: &'static str = "The project's pending invitations (OWNER).";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ProjectRef;
     type Output = InvitationList;
 
     async fn call(ctx: CallContext, params: ProjectRef) -> Result<InvitationList, ApiError> {
         require_project(&ctx, params.project_id, ProjectRole::Owner).await?;
         let invitations = ctx.state.store().project_invitations(params.project_id, Utc::now()).await?;
-        Ok(InvitationList { invitations: invitations.into_iter().map(Invitation::from).collect() })
+        Ok(InvitationList { items: invitations.into_iter().map(Invitation::from).collect() })
     }
 }
 
@@ -294,13 +298,14 @@ impl Procedure for MyInvitations {
     const NAME: &'static str = "project.myInvitations";
     const DOC: &'static str = "Pending invitations addressed to the caller's e-mail address.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = EmptyParams;
     type Output = InvitationList;
 
     async fn call(ctx: CallContext, _: EmptyParams) -> Result<InvitationList, ApiError> {
         let invitations =
             ctx.state.store().invitations_for_email(&caller_email(&ctx).await?, Utc::now()).await?;
-        Ok(InvitationList { invitations: invitations.into_iter().map(Invitation::from).collect() })
+        Ok(InvitationList { items: invitations.into_iter().map(Invitation::from).collect() })
     }
 }
 

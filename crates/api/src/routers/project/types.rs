@@ -30,9 +30,9 @@ pub struct ListProjectsParams {
     #[serde(default)]
     #[ts(optional)]
     pub include_archived: Option<bool>,
-    /// `nextCursor` of the previous page.
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
@@ -149,7 +149,7 @@ impl From<weft_store::Member> for Member {
 #[serde(rename_all = "camelCase")]
 pub struct MemberList {
     /// Owner first, then by join time.
-    pub members: Vec<Member>,
+    pub items: Vec<Member>,
 }
 
 /// Params of `project.invite`.
@@ -206,7 +206,7 @@ impl From<weft_store::Invitation> for Invitation {
 #[serde(rename_all = "camelCase")]
 pub struct InvitationList {
     /// Newest first.
-    pub invitations: Vec<Invitation>,
+    pub items: Vec<Invitation>,
 }
 
 /// Params naming an invitation addressed to the caller.

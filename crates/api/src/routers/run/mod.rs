@@ -13,7 +13,7 @@ use weft_store::RunQuery;
 use crate::error::{ApiError, InternalError};
 use crate::routers::common::{self, require_project};
 use crate::routers::workflow::{load_graph, require_valid, require_workflow};
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -167,6 +167,7 @@ impl Procedure for Get {
     const NAME: &'static str = "run.get";
     const DOC: &'static str = "A run with every node execution (attempts, input, output, error, timings).";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = RunRef;
     type Output = RunDetail;
 
@@ -184,6 +185,7 @@ impl Procedure for List {
     const DOC: &'static str =
         "Runs of a project or of a workflow, newest first, filtered by status and creation time.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListRunsParams;
     type Output = RunPage;
 
@@ -343,13 +345,17 @@ impl Procedure for Tasks {
     const DOC: &'static str =
         "Pending approval tasks the caller may decide (assigned by name or by project role), oldest first.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = TasksParams;
-    type Output = TaskList;
+    type Output = TaskPage;
 
-    async fn call(ctx: CallContext, params: TasksParams) -> Result<TaskList, ApiError> {
+    async fn call(ctx: CallContext, params: TasksParams) -> Result<TaskPage, ApiError> {
         let caller = ctx.caller()?;
-        let (_, limit) = common::page(None, params.limit)?;
-        let tasks = ctx.state.store().tasks_for_user(caller.user_id, limit).await?;
-        Ok(TaskList { items: tasks.into_iter().map(ApprovalTask::from).collect() })
+        let (after, limit) = common::page(params.cursor.as_deref(), params.limit)?;
+        let page = ctx.state.store().tasks_for_user(caller.user_id, after, limit).await?;
+        Ok(TaskPage {
+            items: page.items.into_iter().map(ApprovalTask::from).collect(),
+            next_cursor: page.next_cursor.map(|c| c.to_string()),
+        })
     }
 }

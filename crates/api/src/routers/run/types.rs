@@ -92,6 +92,26 @@ fn json(text: Option<&str>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(t).ok())
 }
 
+/// What started a run (`Run.trigger`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, TS, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RunTrigger {
+    /// `workflow.execute`.
+    Manual,
+    /// A cron schedule.
+    Schedule,
+    /// A webhook call.
+    Webhook,
+    /// An event trigger (another workflow's run).
+    Event,
+    /// A sub-workflow node of a parent run.
+    SubWorkflow,
+    /// The workflow is another's error workflow.
+    ErrorHandler,
+    /// `run.retry` of an earlier run.
+    Retry,
+}
+
 /// A run.
 #[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -110,9 +130,13 @@ pub struct Run {
     pub input: Value,
     /// The result (the output of the `end` node reached), once succeeded.
     pub output: Option<Value>,
-    /// Why it failed: `{ class, message, nodeId }`.
+    /// Why it failed.
+    #[ts(as = "Option<weft_core::workflow::StepError>")]
+    #[schemars(with = "Option<weft_core::workflow::StepError>")]
     pub error: Option<Value>,
-    /// What started it: `manual`, ...
+    /// What started it.
+    #[ts(as = "RunTrigger")]
+    #[schemars(with = "RunTrigger")]
     pub trigger: String,
     /// Who started it.
     pub started_by: Option<UserId>,
@@ -162,7 +186,9 @@ pub struct NodeExecution {
     pub input: Option<Value>,
     /// Output.
     pub output: Option<Value>,
-    /// The last error: `{ class, message, status? }`.
+    /// The last error.
+    #[ts(as = "Option<weft_core::workflow::StepError>")]
+    #[schemars(with = "Option<weft_core::workflow::StepError>")]
     pub error: Option<Value>,
     /// Output ports that fired.
     pub ports: Option<Vec<String>>,
@@ -274,9 +300,9 @@ pub struct ListRunsParams {
     #[serde(default)]
     #[ts(optional)]
     pub created_before: Option<DateTime<Utc>>,
-    /// `nextCursor` of the previous page.
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
@@ -402,16 +428,22 @@ pub struct DecideParams {
 #[derive(Debug, Default, Deserialize, TS, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TasksParams {
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub cursor: Option<String>,
     /// Most tasks to return, 1 to 200 (default 50).
     #[serde(default)]
     #[ts(optional)]
     pub limit: Option<u32>,
 }
 
-/// Pending approval tasks the caller may decide, oldest first.
+/// A page of pending approval tasks the caller may decide, oldest first.
 #[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TaskList {
+pub struct TaskPage {
     /// The tasks.
     pub items: Vec<ApprovalTask>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }

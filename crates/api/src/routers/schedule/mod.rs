@@ -13,7 +13,7 @@ use weft_core::{ProjectRole, Role, ScheduleId, ValidationErrors};
 use crate::error::ApiError;
 use crate::routers::common::{self, require_project};
 use crate::routers::workflow::require_workflow;
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -150,6 +150,7 @@ impl Procedure for List {
     const NAME: &'static str = "schedule.list";
     const DOC: &'static str = "The schedules of a project or of one of its workflows, oldest first.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListSchedulesParams;
     type Output = ScheduleList;
 
@@ -170,7 +171,7 @@ impl Procedure for List {
             }
         };
         let schedules = ctx.state.store().list_schedules(project, workflow).await?;
-        Ok(ScheduleList { schedules: schedules.into_iter().map(Into::into).collect() })
+        Ok(ScheduleList { items: schedules.into_iter().map(Into::into).collect() })
     }
 }
 
@@ -180,6 +181,7 @@ impl Procedure for Get {
     const NAME: &'static str = "schedule.get";
     const DOC: &'static str = "One schedule with its next fire time.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ScheduleRef;
     type Output = ScheduleView;
 
@@ -291,6 +293,7 @@ impl Procedure for Preview {
     const NAME: &'static str = "schedule.preview";
     const DOC: &'static str = "The next fire times (UTC) of a stored schedule (within its start and end), or of an expression in a time zone, after `after` (default now). Daylight-saving gaps fire once when they end; repeated hours fire once.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = PreviewParams;
     type Output = PreviewResult;
 
@@ -344,6 +347,7 @@ impl Procedure for Fires {
     const NAME: &'static str = "schedule.fires";
     const DOC: &'static str = "The fire history of a schedule, newest first: each fire time, what became of it (started, skipped, queued) and its run with the run's status.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = FiresParams;
     type Output = FirePage;
 
@@ -352,7 +356,7 @@ impl Procedure for Fires {
         let (before, limit) = common::page(params.cursor.as_deref(), params.limit)?;
         let page = ctx.state.store().list_fires(schedule.id.0, before, limit).await?;
         Ok(FirePage {
-            fires: page.items.into_iter().map(Into::into).collect(),
+            items: page.items.into_iter().map(Into::into).collect(),
             next_cursor: page.next_cursor.map(|c| c.to_string()),
         })
     }

@@ -196,7 +196,7 @@ pub struct ListSchedulesParams {
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleList {
     /// Oldest first.
-    pub schedules: Vec<ScheduleView>,
+    pub items: Vec<ScheduleView>,
 }
 
 /// `schedule.preview` params: a stored schedule, or an expression and zone.
@@ -239,9 +239,9 @@ pub struct PreviewResult {
 pub struct FiresParams {
     /// The schedule.
     pub schedule_id: ScheduleId,
-    /// From a previous page's `nextCursor`.
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub cursor: Option<String>,
     /// Page size (default 50, at most 200).
     #[serde(default)]
@@ -286,10 +286,8 @@ impl From<weft_store::Fire> for FireView {
 #[serde(rename_all = "camelCase")]
 pub struct FirePage {
     /// Newest first.
-    pub fires: Vec<FireView>,
-    /// The next page, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    pub items: Vec<FireView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -14,7 +14,7 @@ use crate::error::{ApiError, InternalError};
 use crate::routers::common;
 use crate::routers::schedule::types::Deleted;
 use crate::routers::workflow::require_workflow;
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -137,13 +137,14 @@ impl Procedure for List {
     const NAME: &'static str = "webhook.list";
     const DOC: &'static str = "The webhooks of a workflow (never their secrets).";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = WorkflowTriggersRef;
     type Output = WebhookList;
 
     async fn call(ctx: CallContext, params: WorkflowTriggersRef) -> Result<WebhookList, ApiError> {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
         let webhooks = ctx.state.store().list_webhooks(workflow.id).await?;
-        Ok(WebhookList { webhooks: webhooks.into_iter().map(Into::into).collect() })
+        Ok(WebhookList { items: webhooks.into_iter().map(Into::into).collect() })
     }
 }
 

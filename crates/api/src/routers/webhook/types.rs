@@ -162,7 +162,7 @@ pub struct WorkflowTriggersRef {
 #[serde(rename_all = "camelCase")]
 pub struct WebhookList {
     /// Oldest first.
-    pub webhooks: Vec<WebhookView>,
+    pub items: Vec<WebhookView>,
 }
 
 /// What an event trigger waits for.
@@ -243,7 +243,7 @@ impl From<weft_store::EventTrigger> for TriggerView {
 #[serde(rename_all = "camelCase")]
 pub struct TriggerList {
     /// Oldest first.
-    pub triggers: Vec<TriggerView>,
+    pub items: Vec<TriggerView>,
 }
 
 /// Names an event trigger.

@@ -15,7 +15,7 @@ use crate::error::{ApiError, InternalError};
 use crate::graph_cache::CachedGraph;
 use crate::routers::auth::types::EmptyParams;
 use crate::routers::common::{self, require_project};
-use crate::rpc::{Access, CallContext, Procedure, Registry};
+use crate::rpc::{Access, CallContext, Kind, Procedure, Registry};
 use types::*;
 
 /// Registers the router's procedures.
@@ -436,6 +436,7 @@ impl Procedure for List {
     const NAME: &'static str = "workflow.list";
     const DOC: &'static str = "A project's workflows, newest first, with cursor pagination; filter by tag, status (draft or published) and name.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListWorkflowsParams;
     type Output = WorkflowPage;
 
@@ -470,6 +471,7 @@ impl Procedure for Get {
     const NAME: &'static str = "workflow.get";
     const DOC: &'static str = "A workflow with its current graph and validation report.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = WorkflowRef;
     type Output = WorkflowDetail;
 
@@ -579,6 +581,7 @@ impl Procedure for Validate {
     const NAME: &'static str = "workflow.validate";
     const DOC: &'static str = "Validates an unsaved graph, or a stored version: cycles (except through loop nodes), exactly one entry, unreachable nodes, dangling and duplicate edges, unknown ports, required config, and template references to nodes that do not precede them. Shape errors are reported as issues too.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ValidateParams;
     type Output = ValidationReport;
 
@@ -683,17 +686,33 @@ fn version_info(v: weft_store::WorkflowVersion, published: Option<i32>) -> Versi
 pub struct Versions;
 impl Procedure for Versions {
     const NAME: &'static str = "workflow.versions";
-    const DOC: &'static str = "The workflow's versions, newest first (page with `before`).";
+    const DOC: &'static str = "The workflow's versions, newest first, with cursor pagination.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ListVersionsParams;
-    type Output = VersionList;
+    type Output = VersionPage;
 
-    async fn call(ctx: CallContext, params: ListVersionsParams) -> Result<VersionList, ApiError> {
+    async fn call(ctx: CallContext, params: ListVersionsParams) -> Result<VersionPage, ApiError> {
         let workflow = require_workflow(&ctx, params.workflow_id, ProjectRole::Viewer).await?;
         let (_, limit) = common::page(None, params.limit)?;
-        let versions = ctx.state.store().list_versions(workflow.id, params.before, limit).await?;
-        Ok(VersionList {
-            versions: versions.into_iter().map(|v| version_info(v, workflow.published_version)).collect(),
+        // The cursor is the last listed version's number: versions below it come next.
+        let before = match params.cursor.as_deref() {
+            None => None,
+            Some(cursor) => Some(cursor.parse::<i32>().ok().filter(|v| *v >= 1).ok_or_else(|| {
+                ApiError::field("cursor", "invalid", "is not a cursor from a previous page")
+            })?),
+        };
+        // One more than asked tells whether a next page exists.
+        let mut versions = ctx.state.store().list_versions(workflow.id, before, limit + 1).await?;
+        let next_cursor = if versions.len() as u64 > limit {
+            versions.truncate(limit as usize);
+            versions.last().map(|v| v.version.to_string())
+        } else {
+            None
+        };
+        Ok(VersionPage {
+            items: versions.into_iter().map(|v| version_info(v, workflow.published_version)).collect(),
+            next_cursor,
         })
     }
 }
@@ -704,6 +723,7 @@ impl Procedure for GetVersion {
     const NAME: &'static str = "workflow.getVersion";
     const DOC: &'static str = "One version with its graph.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = VersionRef;
     type Output = VersionDetail;
 
@@ -727,6 +747,7 @@ impl Procedure for Diff {
     const NAME: &'static str = "workflow.diff";
     const DOC: &'static str = "Node- and edge-level differences between two versions.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = DiffParams;
     type Output = DiffResult;
 
@@ -782,6 +803,7 @@ impl Procedure for Export {
     const NAME: &'static str = "workflow.export";
     const DOC: &'static str = "A version (default: current) as a portable document in the versioned format of docs/workflow-format.md. Credential references are removed.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = ExportParams;
     type Output = WorkflowExport;
 
@@ -838,10 +860,11 @@ impl Procedure for NodeTypes {
     const NAME: &'static str = "workflow.nodeTypes";
     const DOC: &'static str = "The node catalogue: every node type with its description and ports.";
     const ACCESS: Access = MEMBER;
+    const KIND: Kind = Kind::Query;
     type Params = EmptyParams;
     type Output = NodeTypeList;
 
     async fn call(_ctx: CallContext, _: EmptyParams) -> Result<NodeTypeList, ApiError> {
-        Ok(NodeTypeList { types: wf::catalogue() })
+        Ok(NodeTypeList { items: wf::catalogue() })
     }
 }

@@ -123,9 +123,9 @@ pub struct ListWorkflowsParams {
     #[serde(default)]
     #[ts(optional)]
     pub search: Option<String>,
-    /// `nextCursor` of the previous page.
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
+    #[ts(optional = nullable)]
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
@@ -299,10 +299,10 @@ pub struct SaveResult {
 pub struct ListVersionsParams {
     /// The workflow.
     pub workflow_id: WorkflowId,
-    /// Only versions below this one (cursor).
+    /// The previous page's `nextCursor` (absent or `null`: the first page).
     #[serde(default)]
-    #[ts(optional)]
-    pub before: Option<i32>,
+    #[ts(optional = nullable)]
+    pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
     #[ts(optional)]
@@ -325,12 +325,14 @@ pub struct VersionInfo {
     pub published: bool,
 }
 
-/// Result of `workflow.versions`.
+/// A page of versions (`workflow.versions`).
 #[derive(Clone, Debug, Serialize, Deserialize, TS, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct VersionList {
+pub struct VersionPage {
     /// Newest first.
-    pub versions: Vec<VersionInfo>,
+    pub items: Vec<VersionInfo>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// Params naming one version.
@@ -436,5 +438,5 @@ pub struct ImportParams {
 #[serde(rename_all = "camelCase")]
 pub struct NodeTypeList {
     /// Every node type with its ports.
-    pub types: Vec<NodeTypeInfo>,
+    pub items: Vec<NodeTypeInfo>,
 }

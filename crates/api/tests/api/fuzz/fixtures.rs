@@ -150,7 +150,7 @@ impl Fixture {
                 return false;
             };
             let ids: Vec<&Value> =
-                list["members"].as_array().into_iter().flatten().map(|m| &m["userId"]).collect();
+                list["items"].as_array().into_iter().flatten().map(|m| &m["userId"]).collect();
             if !ids.contains(&&json!(member.user_id())) {
                 return false;
             }
