@@ -165,6 +165,10 @@ pub(crate) async fn stream(
             return error_response(status, err);
         }
     };
+    let resume_from = match crate::realtime::pump::start_position(&state, resume_from).await {
+        Ok(position) => Some(position),
+        Err(err) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, err),
+    };
     if let Some(Extension(slot)) = direct {
         slot.put(Accepted { state, follow, resume_from });
         return (stream_headers(), Body::empty()).into_response();

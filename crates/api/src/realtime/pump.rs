@@ -101,6 +101,24 @@ enum End {
     SessionEnded,
 }
 
+/// Where a new stream starts: after `resume_from` (a `Last-Event-ID`), or after the newest
+/// event in the log now. Read when the stream is accepted, before the client is answered: a
+/// client may act as soon as it has its answer (a browser's `EventSource` fires `open` on the
+/// response head), and the events its action causes must reach it even when they are written
+/// before the stream's pump has started; the pump replays them from the log.
+pub async fn start_position(
+    state: &AppState,
+    resume_from: Option<i64>,
+) -> Result<i64, crate::error::ApiError> {
+    match resume_from {
+        Some(from) => Ok(from),
+        None => {
+            let (_, last) = state.store().event_log_bounds().await?;
+            Ok(last)
+        }
+    }
+}
+
 /// Streams `follow` into `out` from `resume_from` (a `Last-Event-ID`), or from now, until the
 /// consumer leaves, the session ends, the server stops or `cancel` fires.
 ///

@@ -82,7 +82,8 @@ impl Procedure for Subscribe {
         let max = ctx.state.config().realtime.max_topics;
         let topics = parse_topics(params.topics.as_deref().unwrap_or_default(), "topics", max)?;
         let follow = Follow::open(&ctx.state, caller.user_id, caller.session_id, topics).await?;
-        let subscription = link.subscribe(&ctx.state, follow, params.last_event_id).ok_or_else(|| {
+        let from = crate::realtime::pump::start_position(&ctx.state, params.last_event_id).await?;
+        let subscription = link.subscribe(&ctx.state, follow, Some(from)).ok_or_else(|| {
             ApiError::field(
                 "topics",
                 "tooMany",
