@@ -7,9 +7,10 @@
  * - Both streams — `client.rpc.subscribeEvents` (fetch, `Authorization` and
  *   `Last-Event-ID` headers) and `openTicketedEventSource` (the browser's
  *   EventSource, a fresh ticket per connection) — follow a run whose server is
- *   killed (SIGKILL) during the run's delay and started again on the same port
- *   and SQLite file; each must deliver every event of the run exactly once, in
- *   order, as the server's log has them.
+ *   killed (SIGKILL) during the run's delay, kept down until the page's access
+ *   token has expired, and started again on the same port and SQLite file; each
+ *   must come back through a token refresh and deliver every event of the run
+ *   exactly once, in order, as the server's log (replayed from the start) has them.
  * - Access tokens live 1 s (+ the server's 5 s leeway): calls keep working
  *   across expiries through `refreshAccessToken` → `auth.refresh`.
  * - The server's own playground (`/playground`): sign in, call `auth.me`, watch.
@@ -30,13 +31,15 @@ import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import puppeteer, { type Browser, type EvaluateFunc, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type ConsoleMessage, type EvaluateFunc, type Page } from "puppeteer-core";
 
 import type { Harness, HarnessState, Seen, StreamName } from "./browser/page.js";
 
 const WAIT_MS = 20_000;
 const PASSWORD = "violet-Tangerine-88-harbour";
 const DELAY_MS = 2_000;
+/** The server's leeway on `exp` (`crates/server/src/settings.rs`, `api_config`). */
+const TOKEN_LEEWAY_S = 5;
 const bin = process.env["WEFT_BIN"] ?? "";
 const chromium = process.env["WEFT_CHROMIUM"] ?? "/usr/bin/chromium";
 const screenshot = process.env["WEFT_BROWSER_SCREENSHOT"] ?? "";
@@ -67,6 +70,15 @@ async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promi
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Polls `condition` in Node every 50 ms until it holds, bounded. */
+async function poll(what: string, condition: () => boolean, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -189,7 +201,15 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
   let dataDir = "";
   let browser: Browser | undefined;
   let page: Page;
+  let pageOpened = false;
   const pageErrors: string[] = [];
+  /** Console errors other than failed requests (expected while the server is down). */
+  const consoleErrors: string[] = [];
+  const onConsole = (where: string, message: ConsoleMessage): void => {
+    if (message.type() === "error" && !/^Failed to load resource|net::ERR_/.test(message.text())) {
+      consoleErrors.push(`${where}: ${message.text()}`);
+    }
+  };
   const email = `browser-${randomUUID()}@example.com`;
   let runId = "";
 
@@ -240,18 +260,23 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
       "Chromium to start",
     );
     page = await browser.newPage();
+    pageOpened = true;
     page.setDefaultTimeout(WAIT_MS);
     page.on("pageerror", (error) => pageErrors.push(`test page: ${String(error)}`));
+    page.on("console", (message) => onConsole("test page", message));
     await page.goto(`${pages.origin}/?server=${encodeURIComponent(weft.url)}`);
     await page.waitForFunction(() => window.harness !== undefined);
   });
 
   after(async () => {
-    await within(
-      page.evaluate(() => window.harness?.closeAll()),
-      "the page's streams to close",
-      5_000,
-    ).catch(() => undefined);
+    // Each step bounded and on its own, so a failed start-up still cleans up the rest.
+    if (pageOpened) {
+      await within(
+        page.evaluate(() => window.harness?.closeAll()),
+        "the page's streams to close",
+        5_000,
+      ).catch(() => undefined);
+    }
     if (browser !== undefined) {
       const process = browser.process();
       await within(browser.close(), "Chromium to close", 10_000).catch(() => process?.kill("SIGKILL"));
@@ -312,8 +337,14 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
       errorsBefore,
     );
 
+    // Keep the server down until the page's access token has expired (1 s + the leeway), so
+    // that both streams come back through a token refresh: the fetch stream on HTTP 401 from
+    // /events, the EventSource on a ticket refused as expired.
+    const expiry = Date.parse((await state()).accessTokenExpiresAt);
+    const expired = (Math.floor(expiry / 1000) + TOKEN_LEEWAY_S + 1) * 1000;
+    await poll("the access token to expire", () => Date.now() > expired, TOKEN_LEEWAY_S * 1000 + 5_000);
     await weft.start(); // same port, same SQLite file
-    const restartedIn = Date.now() - killedAt;
+    const downFor = Date.now() - killedAt;
     await until(
       "run.succeeded on both streams after the restart",
       (id) =>
@@ -363,10 +394,19 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
       assert.ok(s.streams[name].opens >= 2, `${name}: reconnected (${s.streams[name].opens} opens)`);
       assert.equal(s.streams[name].ended, null, `${name}: still running`);
     }
+    // Both came back through one refresh of the expired token.
+    assert.equal(s.refreshes, 1, "one refresh, shared by both streams");
+    assert.ok(
+      s.expiredRefusals > 0 || s.eventsRequests.some((r) => r.status === 401),
+      `a refusal of the expired token: ${JSON.stringify(s.eventsRequests)}`,
+    );
+    assert.deepEqual(s.refreshFailures, []);
+    assert.equal(s.authFailures, 0);
     // The fetch stream resumed with Last-Event-ID (and its Authorization header).
     const lastBeforeKill = Number((await rendered("fetch"))[cut.fetch - 1]?.id);
     const resumed = s.eventsRequests.slice(1);
     assert.ok(resumed.length > 0 && s.eventsRequests.every((r) => r.authorized));
+    assert.equal(s.eventsRequests.at(-1)?.status, 200);
     assert.ok(
       resumed.every((r) => Number(r.lastEventId) >= lastBeforeKill),
       `fetch reconnections sent Last-Event-ID >= ${lastBeforeKill}: ${resumed.map((r) => r.lastEventId).join(",")}`,
@@ -383,8 +423,9 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
     );
     assert.deepEqual(pageErrors, []);
     t.diagnostic(
-      `run of ${replayed.length} events; server down and back in ${restartedIn} ms; ${Date.now() - started} ms in all; ` +
-        `${s.eventsRequests.length} fetch connections, ${urls.length} EventSources, ${s.refreshes} token refreshes`,
+      `run of ${replayed.length} events; server down for ${downFor} ms; ${Date.now() - started} ms in all; ` +
+        `${s.eventsRequests.length} fetch connections (${s.eventsRequests.filter((r) => r.status === 401).length} answered 401), ` +
+        `${urls.length} EventSources, ${s.refreshes} token refresh(es), ${s.expiredRefusals} call(s) refused as expired`,
     );
   });
 
@@ -435,6 +476,7 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
       void dialog.dismiss();
     });
     playground.on("pageerror", (error) => pageErrors.push(`playground: ${String(error)}`));
+    playground.on("console", (message) => onConsole("playground", message));
     try {
       await playground.goto(`${weft.url}/playground`);
       await playground.waitForSelector('#procedures li[data-method="auth.me"]');
@@ -466,6 +508,7 @@ describe("the client and the playground in headless Chromium", { skip }, () => {
       if (screenshot !== "") await playground.screenshot({ path: screenshot as `${string}.png` });
       assert.deepEqual(dialogs, []);
       assert.deepEqual(pageErrors, []);
+      assert.deepEqual(consoleErrors, []);
     } finally {
       await playground.close();
     }

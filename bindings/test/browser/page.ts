@@ -52,8 +52,13 @@ export interface HarnessState {
   authFailures: number;
   /** POST /rpc answers refusing an expired access token (seen below the client). */
   expiredRefusals: number;
-  /** Every GET /events the fetch-based stream made: its `Last-Event-ID` and `Authorization`. */
-  eventsRequests: Array<{ lastEventId: string | null; authorized: boolean }>;
+  /** When the current access token expires (`AuthSession.accessTokenExpiresAt`). */
+  accessTokenExpiresAt: string;
+  /**
+   * Every GET /events the fetch-based streams made: its `Last-Event-ID`, whether it sent
+   * `Authorization`, and the answer's status (`0`: no answer, e.g. the server was down).
+   */
+  eventsRequests: Array<{ lastEventId: string | null; authorized: boolean; status: number }>;
   /** The URL of every native EventSource opened. */
   eventSourceUrls: string[];
   /** Background `auth.me` calls (see `startCalling`). */
@@ -94,6 +99,7 @@ const state: HarnessState = {
   refreshFailures: [],
   authFailures: 0,
   expiredRefusals: 0,
+  accessTokenExpiresAt: "",
   eventsRequests: [],
   eventSourceUrls: [],
   calls: { ok: 0, okSinceRefresh: 0, failed: [] },
@@ -112,14 +118,18 @@ function status(text: string): void {
 /** Records what the streams send and what the server refuses, below the client. */
 const recordingFetch: FetchLike = async (input, init) => {
   const url = new URL(input);
+  let request: HarnessState["eventsRequests"][number] | undefined;
   if (url.pathname === "/events") {
     const headers = new Headers(init.headers);
-    state.eventsRequests.push({
+    request = {
       lastEventId: headers.get("last-event-id"),
       authorized: (headers.get("authorization") ?? "").startsWith("Bearer "),
-    });
+      status: 0,
+    };
+    state.eventsRequests.push(request);
   }
   const response = await fetch(input, init);
+  if (request !== undefined) request.status = response.status;
   if (url.pathname === "/rpc" && response.ok) {
     const text = await response.clone().text();
     if (text.includes('"expiredToken"')) state.expiredRefusals += 1;
@@ -145,6 +155,7 @@ const client: WeftClient = createClient({
     state.refreshes += 1;
     try {
       session = await client.auth.refresh({ refreshToken: session.refreshToken });
+      state.accessTokenExpiresAt = session.accessTokenExpiresAt;
       state.calls.okSinceRefresh = 0;
       return session.accessToken;
     } catch (error) {
@@ -207,6 +218,7 @@ const harness: Harness = {
   state,
   async signUp(email, password) {
     session = await client.auth.register({ email, password, displayName: "Browser Tester" });
+    state.accessTokenExpiresAt = session.accessTokenExpiresAt;
     status(`signed up as ${session.user.email}`);
   },
   async createWorkflow(delayMs) {
