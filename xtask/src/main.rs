@@ -291,7 +291,10 @@ fn e2e(root: &Path) -> anyhow::Result<()> {
     step("end-to-end against a running server");
     let server = Server::start(root)?;
     println!("weft serving at {}", server.url);
-    run(npm(root, &["test"]).env("WEFT_URL", &server.url))?;
+    // `test/browser.test.ts` starts servers of its own (it restarts one mid-run) from
+    // `WEFT_BIN` and drives the system Chromium (`.ci/run` installs it); with `CI` set,
+    // a missing binary or browser fails it instead of skipping it.
+    run(npm(root, &["test"]).env("WEFT_URL", &server.url).env("WEFT_BIN", debug_bin(root, "weft")))?;
     run(Command::new("bash").arg(root.join("examples/quickstart.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/workflows.sh")).env("WEFT_URL", &server.url))?;
     run(Command::new("bash").arg(root.join("examples/runs.sh")).env("WEFT_URL", &server.url))?;
