@@ -1285,8 +1285,8 @@ export interface SubscriptionErrorInfo {
  */
 export type Topic = `run:${string}` | `workflow:${string}` | `project:${string}`;
 
-/** Options of {@link subscribeEvents}. */
-export interface SubscribeOptions extends ConnectionOptions {
+/** The callbacks and options every event subscription takes ({@link subscribeEvents}, {@link openTicketedEventSource}). */
+export interface StreamListenerOptions {
   /**
    * What to follow. Without topics the stream follows every project the caller
    * is a member of. A topic the caller may not see makes the server answer 404
@@ -1297,12 +1297,12 @@ export interface SubscribeOptions extends ConnectionOptions {
   topics?: readonly Topic[];
   /** Called for every event received. */
   onEvent: (event: WeftEvent, meta: EventMeta) => void;
-  /** Called each time a connection is established (status 200, event stream). */
+  /** Called each time a connection opens. */
   onOpen?: () => void;
   /**
-   * Called for every error: connection failures (followed by a reconnection
-   * unless `info.fatal`), malformed events (skipped) and exceptions thrown by
-   * `onEvent`. Without `onError`, exceptions thrown by `onEvent` are re-thrown
+   * Called for every error: failed connections and tickets (followed by a
+   * reconnection unless `info.fatal`), malformed events (skipped) and
+   * exceptions thrown by `onEvent`. Without `onError`, exceptions thrown by `onEvent` are re-thrown
    * asynchronously (like exceptions in DOM event listeners).
    */
   onError?: (error: Error, info: SubscriptionErrorInfo) => void;
@@ -1310,16 +1310,20 @@ export interface SubscribeOptions extends ConnectionOptions {
   onClose?: (end: SubscriptionEnd) => void;
   /** Stops the subscription when it fires. */
   signal?: AbortSignal;
-  /** Initial `Last-Event-ID` to send (e.g. persisted from a previous page load). */
+  /** The event id to resume after (e.g. persisted from a previous page load). */
   lastEventId?: string;
   /** Reconnection policy, or `false` to never reconnect. */
   reconnect?: ReconnectOptions | false;
   /**
-   * Reconnect when no bytes (events, heartbeats or comments) arrive for this
-   * many ms, to detect dead connections. `0` disables it. Default `0`; set it
-   * comfortably above the server's heartbeat interval.
+   * Reconnect when nothing (events, heartbeats) arrives for this many ms, to
+   * detect dead connections. `0` (default) disables it; set it well above the
+   * server's heartbeat interval (`WEFT_HEARTBEAT_INTERVAL`).
    */
   idleTimeoutMs?: number;
+}
+
+/** Options of {@link subscribeEvents}. */
+export interface SubscribeOptions extends ConnectionOptions, StreamListenerOptions {
   /** Path of the event stream below `baseUrl`. Default `"/events"`. */
   path?: string;
 }
@@ -1343,17 +1347,6 @@ type ConnectOutcome =
   | { kind: "refresh"; error: RpcError | TransportError; generation: number }
   | { kind: "retry"; error?: Error; phase: "connect" | "stream"; receivedEvents: boolean; minDelayMs?: number };
 
-/** The callbacks and options every event subscription shares. */
-interface ListenerOptions {
-  onEvent: (event: WeftEvent, meta: EventMeta) => void;
-  onOpen?: () => void;
-  onError?: (error: Error, info: SubscriptionErrorInfo) => void;
-  onClose?: (end: SubscriptionEnd) => void;
-  signal?: AbortSignal;
-  lastEventId?: string;
-  reconnect?: ReconnectOptions | false;
-}
-
 /** The state and bookkeeping shared by {@link subscribeEvents} and {@link openTicketedEventSource}. */
 interface Lifecycle {
   state: SubscriptionState;
@@ -1372,7 +1365,7 @@ interface Lifecycle {
   fail(error: Error, phase: SubscriptionErrorInfo["phase"], reason?: "fatal" | "retriesExhausted"): void;
 }
 
-function lifecycle(options: ListenerOptions, onEnd: () => void): Lifecycle {
+function lifecycle(options: StreamListenerOptions, onEnd: () => void): Lifecycle {
   const master = new AbortController();
   const policy = options.reconnect === false ? undefined : options.reconnect ?? {};
   const initialDelayMs = nonNegative(policy?.initialDelayMs, 1000);
@@ -1899,33 +1892,7 @@ export interface TicketClient {
 }
 
 /** Options of {@link openTicketedEventSource}. */
-export interface TicketedEventSourceOptions {
-  /** What to follow, as in {@link SubscribeOptions.topics}. */
-  topics?: readonly Topic[];
-  /** Called for every event received. */
-  onEvent: (event: WeftEvent, meta: EventMeta) => void;
-  /** Called each time a connection opens. */
-  onOpen?: () => void;
-  /**
-   * Called for every error: failed connections and tickets (followed by a
-   * reconnection unless `info.fatal`), malformed events and exceptions
-   * thrown by `onEvent`.
-   */
-  onError?: (error: Error, info: SubscriptionErrorInfo) => void;
-  /** Called once when the subscription stops for good. */
-  onClose?: (end: SubscriptionEnd) => void;
-  /** Stops the subscription when it fires. */
-  signal?: AbortSignal;
-  /** The event id to resume after (e.g. persisted from a previous page load). */
-  lastEventId?: string;
-  /** Reconnection policy (backoff), or `false` to never reconnect. */
-  reconnect?: ReconnectOptions | false;
-  /**
-   * Reconnect when no event (heartbeats included) arrives for this many ms,
-   * to detect dead connections. `0` (default) disables it; set it well above
-   * the server's heartbeat interval (`WEFT_HEARTBEAT_INTERVAL`).
-   */
-  idleTimeoutMs?: number;
+export interface TicketedEventSourceOptions extends StreamListenerOptions {
   /** The `EventSource` constructor. Default: `globalThis.EventSource`. */
   EventSource?: EventSourceConstructor;
   /** The event names to listen to. Default: {@link WEFT_EVENT_TYPES}. */

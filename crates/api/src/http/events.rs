@@ -82,14 +82,15 @@ impl Render for SseRender {
 pub(crate) struct Accepted {
     state: AppState,
     follow: Follow,
-    resume_from: Option<i64>,
+    /// The log id the stream starts after.
+    from: i64,
 }
 
 impl Accepted {
     /// Feeds the stream into `socket` (its response head written) until it ends.
     pub(crate) async fn run(self, socket: tokio::net::TcpStream) {
         let sink = SocketSink::new(socket);
-        pump(self.state, self.follow, self.resume_from, sink, SseRender, CancellationToken::new()).await;
+        pump(self.state, self.follow, self.from, sink, SseRender, CancellationToken::new()).await;
     }
 }
 
@@ -165,16 +166,16 @@ pub(crate) async fn stream(
             return error_response(status, err);
         }
     };
-    let resume_from = match crate::realtime::pump::start_position(&state, resume_from).await {
-        Ok(position) => Some(position),
+    let from = match crate::realtime::pump::start_position(&state, resume_from).await {
+        Ok(position) => position,
         Err(err) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, err),
     };
     if let Some(Extension(slot)) = direct {
-        slot.put(Accepted { state, follow, resume_from });
+        slot.put(Accepted { state, follow, from });
         return (stream_headers(), Body::empty()).into_response();
     }
     let (tx, rx) = mpsc::channel(state.config().realtime.stream_buffer.max(1));
-    tokio::spawn(pump(state, follow, resume_from, tx, SseRender, CancellationToken::new()));
+    tokio::spawn(pump(state, follow, from, tx, SseRender, CancellationToken::new()));
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     (stream_headers(), body).into_response()
 }

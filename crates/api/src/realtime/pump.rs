@@ -119,7 +119,7 @@ pub async fn start_position(
     }
 }
 
-/// Streams `follow` into `out` from `resume_from` (a `Last-Event-ID`), or from now, until the
+/// Streams `follow` into `out` after the log id `from` (see [`start_position`]) until the
 /// consumer leaves, the session ends, the server stops or `cancel` fires.
 ///
 /// The pump replays from the log and then hands the stream to the instance's dispatcher
@@ -128,7 +128,7 @@ pub async fn start_position(
 pub async fn pump<R: Render, S: Sink<Frame = R::Frame>>(
     state: AppState,
     follow: Follow,
-    resume_from: Option<i64>,
+    from: i64,
     out: S,
     render: R,
     cancel: CancellationToken,
@@ -136,20 +136,12 @@ pub async fn pump<R: Render, S: Sink<Frame = R::Frame>>(
     let heartbeats = render.heartbeats();
     let channel = Arc::new(Channel { render, out });
     let sink = channel.clone();
-    // Registered (and the dispatcher listening) before the log's position is read.
+    // Registered (and the dispatcher listening) before the replay from `from` starts, so
+    // that every event after it is either replayed or delivered live.
     let registration = state.hub().register(&state, &follow, channel.clone());
     let subscriber = registration.subscriber().clone();
-    let mut pump = Pump { state, follow, channel, cursor: 0 };
-    let mut behind = match resume_from {
-        Some(from) => {
-            pump.cursor = from;
-            Some(Instant::now())
-        }
-        None => {
-            pump.cursor = pump.bounds().await.map_or(0, |(_, last)| last);
-            None
-        }
-    };
+    let mut pump = Pump { state, follow, channel, cursor: from };
+    let mut behind = Some(Instant::now());
     let period = pump.state.config().heartbeat_interval.max(Duration::from_millis(100));
     let mut heartbeat = tokio::time::interval(period);
     if heartbeats {
@@ -158,9 +150,6 @@ pub async fn pump<R: Render, S: Sink<Frame = R::Frame>>(
         if !pump.heartbeat() {
             behind = Some(Instant::now());
         }
-    }
-    if behind.is_none() && !pump.state.hub().go_live(&subscriber, pump.cursor) {
-        behind = Some(Instant::now());
     }
     let config = pump.state.config().realtime;
     let shutdown = pump.state.shutdown_token().clone();

@@ -54,7 +54,7 @@ impl SocketLink {
     }
 
     /// Starts a subscription; `None` when the socket holds too many.
-    pub fn subscribe(&self, state: &AppState, follow: Follow, resume_from: Option<i64>) -> Option<String> {
+    pub fn subscribe(&self, state: &AppState, follow: Follow, from: i64) -> Option<String> {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let cancel = CancellationToken::new();
         {
@@ -66,7 +66,7 @@ impl SocketLink {
         }
         let (frames, mut queued) = mpsc::channel::<String>(state.config().realtime.stream_buffer.max(1));
         let render = NotificationRender { subscription: id.clone() };
-        tokio::spawn(pump(state.clone(), follow, resume_from, frames, render, cancel.clone()));
+        tokio::spawn(pump(state.clone(), follow, from, frames, render, cancel.clone()));
         let out = self.out.clone();
         let subscriptions = self.subscriptions.clone();
         let subscription = id.clone();

@@ -83,7 +83,7 @@ impl Procedure for Subscribe {
         let topics = parse_topics(params.topics.as_deref().unwrap_or_default(), "topics", max)?;
         let follow = Follow::open(&ctx.state, caller.user_id, caller.session_id, topics).await?;
         let from = crate::realtime::pump::start_position(&ctx.state, params.last_event_id).await?;
-        let subscription = link.subscribe(&ctx.state, follow, Some(from)).ok_or_else(|| {
+        let subscription = link.subscribe(&ctx.state, follow, from).ok_or_else(|| {
             ApiError::field(
                 "topics",
                 "tooMany",
